@@ -1,0 +1,133 @@
+"""Checks the rendered agent, then prints the next steps.
+
+Runs inside the new agent folder. A failed check exits non-zero, and cookiecutter then removes the
+folder, so a broken agent is never left behind.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+ANSWERS = json.loads(r"""
+{{ cookiecutter | tojson }}
+""")
+PLACEHOLDER_ORGANIZATION = "your-organization"
+# Built in two pieces so that cookiecutter does not read the pattern itself as a Jinja tag.
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{" + r"%-?\s")
+
+
+class InvalidAgent(Exception):
+    """The rendered agent failed a check."""
+
+
+def pipecat_cloud_ws_url(region: str) -> str:
+    host = "api.pipecat.daily.co" if region == "us-west" else f"{region}.api.pipecat.daily.co"
+    return f"wss://{host}/ws/twilio"
+
+
+def check_no_jinja_left(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file() and UNRENDERED.search(path.read_text(errors="ignore")):
+            raise InvalidAgent(f"{path.relative_to(root)} still holds template syntax")
+
+
+def check_python(root: Path) -> str:
+    for path in root.rglob("*.py"):
+        compile(path.read_text(), str(path), "exec")
+    ruff = shutil.which("ruff")
+    if not ruff:
+        return "python compiles (ruff not installed: lint skipped)"
+    lint = subprocess.run([ruff, "check", "--quiet", "."], cwd=root, capture_output=True, text=True)
+    if lint.returncode:
+        raise InvalidAgent(f"ruff found problems:\n{lint.stdout}{lint.stderr}")
+    return "python compiles and passes ruff"
+
+
+def check_twiml(root: Path, answers: dict) -> None:
+    stream = ElementTree.parse(root / "twiml" / "inbound.xml").getroot().find("Connect/Stream")
+    if stream is None or stream.get("url") != pipecat_cloud_ws_url(answers["region"]):
+        raise InvalidAgent("twiml/inbound.xml does not stream to the region's Pipecat Cloud URL")
+    parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
+    expected_host = f"{answers['agent_name']}.{answers['organization']}"
+    if parameters.get("_pipecatCloudServiceHost") != expected_host:
+        raise InvalidAgent(f"twiml/inbound.xml does not route to {expected_host}")
+
+
+def check_deploy_config(root: Path, answers: dict) -> None:
+    config = tomllib.loads((root / "pcc-deploy.toml").read_text())
+    if config.get("agent_name") != answers["agent_name"] or config.get("region") != answers["region"]:
+        raise InvalidAgent("pcc-deploy.toml does not name this agent and region")
+
+
+def check_dockerfile(root: Path) -> str:
+    hadolint = shutil.which("hadolint")
+    if not hadolint:
+        return "Dockerfile not linted (hadolint not installed)"
+    lint = subprocess.run([hadolint, "Dockerfile"], cwd=root, capture_output=True, text=True)
+    if lint.returncode:
+        raise InvalidAgent(f"hadolint found problems:\n{lint.stdout}{lint.stderr}")
+    return "Dockerfile passes hadolint"
+
+
+def validate(root: Path, answers: dict) -> list[str]:
+    check_no_jinja_left(root)
+    python = check_python(root)
+    check_twiml(root, answers)
+    check_deploy_config(root, answers)
+    return [python, "TwiML and pcc-deploy.toml parse and match the answers", check_dockerfile(root)]
+
+
+def pipecat_cloud_organizations() -> list[str] | None:
+    """The organizations of a logged-in `pipecat` CLI, or None when there is no CLI or login."""
+    pipecat = shutil.which("pipecat")
+    config = Path(os.environ.get("PIPECAT_CONFIG_PATH") or "~/.config/pipecatcloud/pipecatcloud.toml")
+    if not pipecat or not (os.environ.get("PIPECAT_TOKEN") or config.expanduser().exists()):
+        return None
+    try:
+        listing = subprocess.run(
+            [pipecat, "cloud", "--output", "json", "organizations", "list"],
+            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+        )
+        organizations = json.loads(listing.stdout) if listing.returncode == 0 else None
+    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+    if not isinstance(organizations, list):
+        return None
+    return [str(org.get("name", org)) if isinstance(org, dict) else str(org) for org in organizations]
+
+
+def organization_advice(answers: dict) -> list[str]:
+    if answers["organization"] != PLACEHOLDER_ORGANIZATION:
+        return []
+    fix = f"replace {PLACEHOLDER_ORGANIZATION!r} in twiml/inbound.xml (the _pipecatCloudServiceHost value)"
+    organizations = pipecat_cloud_organizations()
+    if organizations:
+        return [f"Your Pipecat Cloud organizations: {', '.join(organizations)}; {fix} with yours."]
+    return [f"The organization is still a placeholder: run `pipecat cloud organizations list`, then {fix}."]
+
+
+def main() -> None:
+    root = Path.cwd()
+    try:
+        results = validate(root, ANSWERS)
+    except (InvalidAgent, SyntaxError, ElementTree.ParseError, tomllib.TOMLDecodeError) as error:
+        print(f"error: the generated agent failed validation: {error}", file=sys.stderr)
+        sys.exit(1)
+    name = ANSWERS["agent_name"]
+    print(f"Generated {name}: {'; '.join(results)}.")
+    for line in organization_advice(ANSWERS):
+        print(line)
+    print(
+        "Next: cd {0} && cp .env.example .env (fill in the keys), uv sync && uv run pytest, "
+        "then follow README.md to deploy and connect a Twilio number.".format(name)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Validates every answer before anything is rendered; one clear line and a non-zero exit on failure.
+
+Cookiecutter removes the output folder when this hook fails, so a bad answer leaves nothing behind.
+"""
+
+import json
+import re
+import sys
+
+ANSWERS = json.loads(r"""
+{{ cookiecutter | tojson }}
+""")
+
+AGENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+ORGANIZATION = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_AGENT_NAME = 54
+MAX_SYSTEM_PROMPT = 4000
+
+
+def problems(answers: dict) -> list[str]:
+    found = []
+    name = answers["agent_name"]
+    if not AGENT_NAME.match(name) or len(name) > MAX_AGENT_NAME:
+        found.append(
+            f"agent_name {name!r} is not a Pipecat Cloud agent name: use lowercase letters, digits and "
+            f"inner dashes, at most {MAX_AGENT_NAME} characters"
+        )
+    organization = answers["organization"]
+    if not ORGANIZATION.match(organization) or len(organization) > 63:
+        found.append(
+            f"organization {organization!r} is not an organization slug such as industrious-purple-cat-12345 "
+            "(see `pipecat cloud organizations list`)"
+        )
+    if answers["region"] not in answers["_regions"]:
+        found.append(f"region {answers['region']!r} is not one of: {', '.join(answers['_regions'])}")
+    for kind in ("stt", "llm", "tts"):
+        offered = answers["_providers"][kind]
+        if answers[kind] not in offered:
+            found.append(f"{kind} {answers[kind]!r} is not a provider; choose one of: {', '.join(offered)}")
+    prompt = answers["system_prompt"]
+    if not prompt.strip():
+        found.append("system_prompt is empty: describe what the agent does")
+    elif len(prompt) > MAX_SYSTEM_PROMPT:
+        found.append(f"system_prompt is longer than {MAX_SYSTEM_PROMPT} characters; keep the details in a file")
+    elif any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
+        found.append("system_prompt contains control characters")
+    min_agents = str(answers["min_agents"])
+    if not min_agents.isdigit() or int(min_agents) > 50:
+        found.append(f"min_agents {min_agents!r} must be a whole number from 0 to 50")
+    return found
+
+
+if __name__ == "__main__":
+    found = problems(ANSWERS)
+    if found:
+        # One line for the first problem keeps the message readable; fixing it shows the next one.
+        print(f"error: {found[0]}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,80 @@
+"""{{ cookiecutter.agent_name }}: a Pipecat voice agent that answers Twilio phone calls.
+
+On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws and calls `bot()` once per
+call. Locally, `python bot.py -t twilio -x <public-host>` serves the same `bot()` on port 7860.
+"""
+
+from pathlib import Path
+
+from loguru import logger
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.frames.frames import LLMRunFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.runner.types import WebSocketRunnerArguments
+from pipecat.workers.runner import WorkerRunner
+
+from providers import create_llm, create_stt, create_tts
+from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call
+
+SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
+GREETING_INSTRUCTION = "The caller just connected. Greet them in one short sentence and ask how you can help."
+
+
+async def bot(runner_args: WebSocketRunnerArguments):
+    call = await accept_twilio_call(runner_args.websocket)
+    logger.info(f"Call {call.call_sid} started (parameters: {sorted(call.parameters)})")
+
+    stt, llm, tts = create_stt(), create_llm(SYSTEM_PROMPT), create_tts()
+    context = LLMContext()
+    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
+        context,
+        # Silero VAD plus the default smart-turn v3 detector decide when the caller is done.
+        user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()),
+    )
+    transport = call.transport
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            stt,
+            user_aggregator,
+            llm,
+            tts,
+            transport.output(),
+            assistant_aggregator,
+        ]
+    )
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_in_sample_rate=TWILIO_SAMPLE_RATE,
+            audio_out_sample_rate=TWILIO_SAMPLE_RATE,
+            enable_metrics=True,
+        ),
+        idle_timeout_secs=runner_args.pipeline_idle_timeout_secs,
+    )
+
+    @transport.event_handler("on_client_connected")
+    async def greet_caller(transport, websocket):
+        context.add_message({"role": "developer", "content": GREETING_INSTRUCTION})
+        await worker.queue_frames([LLMRunFrame()])
+
+    @transport.event_handler("on_client_disconnected")
+    async def caller_hung_up(transport, websocket):
+        logger.info(f"Call {call.call_sid}: the caller hung up")
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=runner_args.handle_sigint)
+    await runner.add_workers(worker)
+    await runner.run()
+
+
+if __name__ == "__main__":
+    from pipecat.runner.run import main
+
+    main()

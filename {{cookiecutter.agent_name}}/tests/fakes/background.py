@@ -1,0 +1,36 @@
+"""Serves aiohttp fakes on loopback from a background thread, so any test can call them."""
+
+import asyncio
+import threading
+
+from aiohttp import web
+
+
+class BackgroundServers:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._runners: list[web.AppRunner] = []
+
+    def serve(self, app: web.Application) -> str:
+        """Starts `app` on a free loopback port and returns its `http://127.0.0.1:port` root."""
+        return asyncio.run_coroutine_threadsafe(self._serve(app), self.loop).result(10)
+
+    async def _serve(self, app: web.Application) -> str:
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}"
+
+    def close(self) -> None:
+        async def shutdown():
+            for runner in self._runners:
+                await runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

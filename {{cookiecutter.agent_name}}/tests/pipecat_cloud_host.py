@@ -1,0 +1,27 @@
+"""Serves bot() the way the Pipecat Cloud base image does: accept the WebSocket at /ws, then call bot().
+
+Run: python -m tests.pipecat_cloud_host --port 8080
+"""
+
+import argparse
+import uuid
+
+import uvicorn
+from fastapi import FastAPI, WebSocket
+from pipecatcloud.agent import WebSocketSessionArguments
+
+from bot import bot
+
+app = FastAPI()
+
+
+@app.websocket("/ws")
+async def twilio_stream(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await bot(WebSocketSessionArguments(websocket=websocket, session_id=str(uuid.uuid4())))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8080)
+    uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning")

@@ -1,0 +1,45 @@
+"""Phone calls against the real bot, served both ways, over a real WebSocket, with every peer faked."""
+
+import asyncio
+
+from tests.conftest import FAKE_TWILIO_AUTH_TOKEN
+from tests.fakes.twilio_caller import FakeTwilioCaller
+
+
+def call(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 60))
+
+
+def test_greets_the_caller(agent_url, fakes):
+    async def scenario():
+        parameters = {"from_number": "+15550001111", "to_number": "+15550002222"}
+        async with FakeTwilioCaller(agent_url, parameters=parameters) as caller:
+            await caller.start()
+            silence = asyncio.create_task(caller.send_silence(3))
+            media = await caller.wait_for("media", count=5, timeout=20)
+            silence.cancel()
+            await caller.hang_up()
+            return caller, media
+
+    caller, media = call(scenario())
+    assert all(item.message["streamSid"] == caller.stream_sid for item in media)
+    assert len(caller.bot_audio()) > 0
+    assert any("Hello" in text for text in fakes.cartesia.transcripts)
+
+
+def test_caller_hang_up_ends_the_call_cleanly(agent_url, fakes):
+    async def scenario():
+        async with FakeTwilioCaller(agent_url, call_sid="CA" + "7" * 32) as caller:
+            await caller.start()
+            await caller.wait_for("media", timeout=20)
+            await caller.hang_up()
+        # Give the bot time to notice and tear the pipeline down.
+        await asyncio.sleep(1.5)
+        return caller
+
+    caller = call(scenario())
+    hang_ups = [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
+    assert len(hang_ups) <= 1
+    for request in hang_ups:
+        assert request.username == caller.account_sid
+        assert FAKE_TWILIO_AUTH_TOKEN not in request.path
