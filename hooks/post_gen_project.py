@@ -31,6 +31,13 @@ def pipecat_cloud_ws_url(region: str) -> str:
     return f"wss://{host}/ws/twilio"
 
 
+def remove_tool_caches(root: Path) -> None:
+    """Drops caches that running tools inside the template folder may have left there."""
+    for pattern in ("__pycache__", ".ruff_cache", ".pytest_cache"):
+        for cache in list(root.rglob(pattern)):
+            shutil.rmtree(cache, ignore_errors=True)
+
+
 def check_no_jinja_left(root: Path) -> None:
     for path in root.rglob("*"):
         if path.is_file() and UNRENDERED.search(path.read_text(errors="ignore")):
@@ -43,7 +50,9 @@ def check_python(root: Path) -> str:
     ruff = shutil.which("ruff")
     if not ruff:
         return "python compiles (ruff not installed: lint skipped)"
-    lint = subprocess.run([ruff, "check", "--quiet", "."], cwd=root, capture_output=True, text=True)
+    lint = subprocess.run(
+        [ruff, "check", "--quiet", "--no-cache", "."], cwd=root, capture_output=True, text=True
+    )
     if lint.returncode:
         raise InvalidAgent(f"ruff found problems:\n{lint.stdout}{lint.stderr}")
     return "python compiles and passes ruff"
@@ -92,7 +101,10 @@ def pipecat_cloud_organizations() -> list[str] | None:
     try:
         listing = subprocess.run(
             [pipecat, "cloud", "--output", "json", "organizations", "list"],
-            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
         )
         organizations = json.loads(listing.stdout) if listing.returncode == 0 else None
     except (subprocess.TimeoutExpired, json.JSONDecodeError):
@@ -114,6 +126,7 @@ def organization_advice(answers: dict) -> list[str]:
 
 def main() -> None:
     root = Path.cwd()
+    remove_tool_caches(root)
     try:
         results = validate(root, ANSWERS)
     except (InvalidAgent, SyntaxError, ElementTree.ParseError, tomllib.TOMLDecodeError) as error:
@@ -124,8 +137,8 @@ def main() -> None:
     for line in organization_advice(ANSWERS):
         print(line)
     print(
-        "Next: cd {0} && cp .env.example .env (fill in the keys), uv sync && uv run pytest, "
-        "then follow README.md to deploy and connect a Twilio number.".format(name)
+        f"Next: cd {name} && cp .env.example .env (fill in the keys), uv sync && uv run pytest, "
+        "then follow README.md to deploy and connect a Twilio number."
     )
 
 

@@ -1,15 +1,13 @@
 """Validates every answer before anything is rendered; one clear line and a non-zero exit on failure.
 
-Cookiecutter removes the output folder when this hook fails, so a bad answer leaves nothing behind.
+local_extensions.AnswerGuard runs the same `problems()` while cookiecutter is still prompting, so a
+bad answer from the command line stops there, before a folder exists and without cookiecutter's
+traceback. This hook repeats the check for every other way in (replay files, the Python API).
 """
 
 import json
 import re
 import sys
-
-ANSWERS = json.loads(r"""
-{{ cookiecutter | tojson }}
-""")
 
 AGENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ORGANIZATION = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -41,7 +39,9 @@ def problems(answers: dict) -> list[str]:
     if not prompt.strip():
         found.append("system_prompt is empty: describe what the agent does")
     elif len(prompt) > MAX_SYSTEM_PROMPT:
-        found.append(f"system_prompt is longer than {MAX_SYSTEM_PROMPT} characters; keep the details in a file")
+        found.append(
+            f"system_prompt is longer than {MAX_SYSTEM_PROMPT} characters; keep the details in a file"
+        )
     elif any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
         found.append("system_prompt contains control characters")
     min_agents = str(answers["min_agents"])
@@ -51,7 +51,11 @@ def problems(answers: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    found = problems(ANSWERS)
+    found = problems(
+        json.loads(r"""
+{{ cookiecutter | tojson }}
+""")
+    )
     if found:
         # One line for the first problem keeps the message readable; fixing it shows the next one.
         print(f"error: {found[0]}", file=sys.stderr)

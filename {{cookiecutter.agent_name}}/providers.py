@@ -1,6 +1,7 @@
 {%- set catalog = cookiecutter._providers -%}
 {%- set chosen = [("stt", catalog.stt[cookiecutter.stt]), ("llm", catalog.llm[cookiecutter.llm]), ("tts", catalog.tts[cookiecutter.tts])] -%}
-"""Speech-to-text ({{ chosen[0][1].label }}), LLM ({{ chosen[1][1].label }}) and text-to-speech ({{ chosen[2][1].label }}) for this agent.
+"""The agent's services. Speech-to-text: {{ chosen[0][1].label }}.
+LLM: {{ chosen[1][1].label }}. Text-to-speech: {{ chosen[2][1].label }}.
 
 Rendered from the template's provider catalog. Keys, models, voices and endpoints come from the
 environment (see .env.example). The pipeline runs at the phone line's 8 kHz; a voice that only

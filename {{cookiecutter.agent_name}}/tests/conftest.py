@@ -21,18 +21,34 @@ AGENT_DIR = Path(__file__).resolve().parents[1]
 FAKE_TWILIO_AUTH_TOKEN = "fake-twilio-auth-token-d41d8cd9"
 
 # Where each chosen provider is pointed: its endpoint variable and the fake that speaks its protocol.
-PROVIDER_ENDPOINTS = {
+{%- set faked = namespace(endpoints=[], missing=[]) %}
 {%- for kind in ["stt", "llm", "tts"] %}
 {%- set provider = catalog[kind][cookiecutter[kind]] %}
 {%- if "endpoint" in provider and "fake" in provider.endpoint %}
-    "{{ provider.endpoint.env }}": "{{ provider.endpoint.fake }}",
+{%- set faked.endpoints = faked.endpoints + [provider.endpoint] %}
+{%- else %}
+{%- set faked.missing = faked.missing + [provider.label ~ " " ~ kind.upper()] %}
 {%- endif %}
 {%- endfor %}
+PROVIDER_ENDPOINTS = {
+{%- for endpoint in faked.endpoints %}
+    "{{ endpoint.env }}": "{{ endpoint.fake }}",
+{%- endfor %}
+{%- if faked.endpoints %}
+{% endif -%}
 }
 PROVIDER_KEYS = [
-{%- for kind in ["stt", "llm", "tts"] %}
-    "{{ catalog[kind][cookiecutter[kind]].api_key }}",
+{%- for api_key in [catalog.stt[cookiecutter.stt].api_key, catalog.llm[cookiecutter.llm].api_key, catalog.tts[cookiecutter.tts].api_key] | unique %}
+    "{{ api_key }}",
 {%- endfor %}
+]
+# Providers that no local fake imitates yet: a call test would need their real service.
+PROVIDERS_WITHOUT_FAKE = [
+{%- for name in faked.missing %}
+    "{{ name }}",
+{%- endfor %}
+{%- if faked.missing %}
+{% endif -%}
 ]
 
 
@@ -47,6 +63,8 @@ class Fakes:
 
 @pytest.fixture(scope="session")
 def fakes():
+    if PROVIDERS_WITHOUT_FAKE:
+        pytest.fail(f"no offline fake for {', '.join(PROVIDERS_WITHOUT_FAKE)} yet: the call tests cannot run")
     servers = BackgroundServers()
     peers = {
         "openai": FakeOpenAI(),

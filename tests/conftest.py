@@ -1,0 +1,76 @@
+"""Helpers shared by the template's tests: the catalog, the named bakes and a baked-project view."""
+
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COOKIECUTTER = json.loads((ROOT / "cookiecutter.json").read_text())
+CATALOG = COOKIECUTTER["_providers"]
+KINDS = ("stt", "llm", "tts")
+REGIONS = COOKIECUTTER["_regions"]
+
+
+def provider_bakes() -> list[pytest.param]:
+    """Few bakes that still put every provider of every category in at least one agent.
+
+    Bake i takes the i-th provider of each category (wrapping the shorter lists, each at its own
+    offset), so each provider appears once or twice instead of in the full product of options.
+    """
+    keys = {kind: list(CATALOG[kind]) for kind in KINDS}
+    count = max(len(options) for options in keys.values())
+    bakes = []
+    for i in range(count):
+        answers = {kind: keys[kind][(i + offset) % len(keys[kind])] for offset, kind in enumerate(KINDS)}
+        answers["region"] = REGIONS[i % len(REGIONS)]
+        answers["agent_name"] = f"agent-{i}"
+        bake_id = "-".join([answers["stt"], answers["llm"], answers["tts"], answers["region"]])
+        bakes.append(pytest.param(answers, id=bake_id))
+    return bakes
+
+
+@dataclass
+class BakedProject:
+    path: Path
+    answers: dict
+
+    def has_file(self, relative: str) -> bool:
+        return (self.path / relative).is_file()
+
+    def text(self, relative: str) -> str:
+        return (self.path / relative).read_text()
+
+    def toml(self, relative: str) -> dict:
+        return tomllib.loads(self.text(relative))
+
+    def run(
+        self, *command: str, timeout: float = 120, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            command, cwd=self.path, capture_output=True, text=True, timeout=timeout, env=env
+        )
+
+    def provider(self, kind: str) -> dict:
+        return CATALOG[kind][self.answers.get(kind, COOKIECUTTER[kind])]
+
+
+@pytest.fixture
+def bake(cookies):
+    def _bake(**answers) -> BakedProject:
+        result = cookies.bake(extra_context=answers)
+        assert result.exit_code == 0, f"bake failed: {result.exception}"
+        return BakedProject(result.project_path, answers)
+
+    return _bake
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name) or str(Path(sys.executable).parent / name)
+    assert Path(path).exists(), f"{name} is not installed in the test environment"
+    return path

@@ -1,0 +1,63 @@
+"""The provider catalog is the single source of truth: check it against pipecat and the prompts."""
+
+import dataclasses
+import importlib
+import inspect
+import re
+import tomllib
+from importlib.metadata import metadata
+
+import pytest
+
+from tests.conftest import CATALOG, COOKIECUTTER, KINDS, ROOT
+
+ENTRIES = [pytest.param(kind, key, id=f"{kind}-{key}") for kind in KINDS for key in CATALOG[kind]]
+
+
+def test_prompts_offer_exactly_the_catalog():
+    for kind in KINDS:
+        offered = COOKIECUTTER["__prompts__"][kind].split(":", 1)[1]
+        assert [key.strip() for key in offered.split(",")] == list(CATALOG[kind]), kind
+
+
+def test_each_category_offers_at_least_eight_providers():
+    for kind in KINDS:
+        assert len(CATALOG[kind]) >= 8, kind
+    assert {"deepgram", "openai", "assemblyai"} <= set(CATALOG["stt"])
+    assert {"openai", "anthropic", "google", "groq"} <= set(CATALOG["llm"])
+    assert {"cartesia", "elevenlabs", "deepgram", "openai"} <= set(CATALOG["tts"])
+
+
+def test_test_environment_installs_every_catalog_extra():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pipecat = next(dep for dep in pyproject["dependency-groups"]["test"] if dep.startswith("pipecat-ai["))
+    installed = set(re.search(r"\[([^\]]+)\]", pipecat).group(1).split(","))
+    assert {entry["extra"] for kind in KINDS for entry in CATALOG[kind].values()} <= installed
+
+
+def constructor_parameters(service: type) -> set[str]:
+    """Parameters a service accepts, following **kwargs up to the base classes that take them."""
+    names: set[str] = set()
+    for cls in service.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        parameters = inspect.signature(cls.__init__).parameters
+        names |= set(parameters)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            break
+    return names
+
+
+@pytest.mark.parametrize("kind, key", ENTRIES)
+def test_entry_matches_pipecat(kind, key):
+    entry = CATALOG[kind][key]
+    assert entry["extra"] in metadata("pipecat-ai").get_all("Provides-Extra")
+    service = getattr(importlib.import_module(entry["module"]), entry["class"])
+    parameters = constructor_parameters(service)
+    assert "api_key" in parameters
+    if "endpoint" in entry:
+        assert entry["endpoint"]["arg"] in parameters
+    if "sample_rate" in entry:
+        assert "sample_rate" in parameters
+    settings = {field.name for field in dataclasses.fields(service.Settings)}
+    assert set(entry["settings"]) <= settings
