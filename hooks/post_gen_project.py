@@ -44,10 +44,16 @@ def check_no_jinja_left(root: Path) -> None:
             raise InvalidAgent(f"{path.relative_to(root)} still holds template syntax")
 
 
+def find_tool(name: str) -> str | None:
+    """A tool on PATH, or beside the Python running cookiecutter (e.g. `.venv/bin/cookiecutter`)."""
+    beside_python = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside_python) if beside_python.exists() else None)
+
+
 def check_python(root: Path) -> str:
     for path in root.rglob("*.py"):
         compile(path.read_text(), str(path), "exec")
-    ruff = shutil.which("ruff")
+    ruff = find_tool("ruff")
     if not ruff:
         return "python compiles (ruff not installed: lint skipped)"
     lint = subprocess.run(
@@ -75,7 +81,7 @@ def check_deploy_config(root: Path, answers: dict) -> None:
 
 
 def check_dockerfile(root: Path) -> str:
-    hadolint = shutil.which("hadolint")
+    hadolint = find_tool("hadolint")
     if not hadolint:
         return "Dockerfile not linted (hadolint not installed)"
     lint = subprocess.run([hadolint, "Dockerfile"], cwd=root, capture_output=True, text=True)
@@ -94,7 +100,7 @@ def validate(root: Path, answers: dict) -> list[str]:
 
 def pipecat_cloud_organizations() -> list[str] | None:
     """The organizations of a logged-in `pipecat` CLI, or None when there is no CLI or login."""
-    pipecat = shutil.which("pipecat")
+    pipecat = find_tool("pipecat")
     config = Path(os.environ.get("PIPECAT_CONFIG_PATH") or "~/.config/pipecatcloud/pipecatcloud.toml")
     if not pipecat or not (os.environ.get("PIPECAT_TOKEN") or config.expanduser().exists()):
         return None

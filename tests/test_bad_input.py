@@ -15,6 +15,8 @@ BAD_ANSWERS = {
     "name-closing-tag": ("agent_name", "agent</Stream>"),
     "name-newline": ("agent_name", "agent\nname"),
     "name-template": ("agent_name", "{{ 7 * 7 }}"),
+    "name-triple-quote": ("agent_name", 'agent"""'),
+    "organization-newline": ("organization", "org\nname"),
     "organization-closing-tag": ("organization", "org</Stream><Dial>+15550000000</Dial>"),
     "organization-quote": ("organization", "org' or '1"),
     "region-unknown": ("region", "mars"),

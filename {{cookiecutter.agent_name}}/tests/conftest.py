@@ -100,8 +100,17 @@ SERVER_COMMANDS = {
 }
 
 
+@dataclass
+class AgentServer:
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
 @pytest.fixture(scope="session", params=sorted(SERVER_COMMANDS))
-def agent_url(request, fakes, tmp_path_factory):
+def agent(request, fakes, tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("logs") / f"{request.param}.log"
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
@@ -115,7 +124,7 @@ def agent_url(request, fakes, tmp_path_factory):
         )
     try:
         wait_for_port(port, server, log_path)
-        yield f"ws://127.0.0.1:{port}/ws"
+        yield AgentServer(f"ws://127.0.0.1:{port}/ws", log_path)
     finally:
         server.terminate()
         server.wait(10)

@@ -2,6 +2,9 @@
 
 import asyncio
 
+import pytest
+
+from env_settings import MissingSetting
 from tests.conftest import FAKE_TWILIO_AUTH_TOKEN
 from tests.fakes.twilio_caller import FakeTwilioCaller
 
@@ -10,10 +13,10 @@ def call(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 60))
 
 
-def test_greets_the_caller(agent_url, fakes):
+def test_greets_the_caller(agent, fakes):
     async def scenario():
         parameters = {"from_number": "+15550001111", "to_number": "+15550002222"}
-        async with FakeTwilioCaller(agent_url, parameters=parameters) as caller:
+        async with FakeTwilioCaller(agent.url, parameters=parameters) as caller:
             await caller.start()
             silence = asyncio.create_task(caller.send_silence(3))
             media = await caller.wait_for("media", count=5, timeout=20)
@@ -27,9 +30,9 @@ def test_greets_the_caller(agent_url, fakes):
     assert any("Hello" in text for text in fakes.cartesia.transcripts)
 
 
-def test_caller_hang_up_ends_the_call_cleanly(agent_url, fakes):
+def test_caller_hang_up_ends_the_call_cleanly(agent, fakes):
     async def scenario():
-        async with FakeTwilioCaller(agent_url, call_sid="CA" + "7" * 32) as caller:
+        async with FakeTwilioCaller(agent.url, call_sid="CA" + "7" * 32) as caller:
             await caller.start()
             await caller.wait_for("media", timeout=20)
             await caller.hang_up()
@@ -38,8 +41,19 @@ def test_caller_hang_up_ends_the_call_cleanly(agent_url, fakes):
         return caller
 
     caller = call(scenario())
+    assert f"Call {caller.call_sid}: the caller hung up" in agent.log()
+    assert "Traceback" not in agent.log()
     hang_ups = [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
     assert len(hang_ups) <= 1
     for request in hang_ups:
         assert request.username == caller.account_sid
         assert FAKE_TWILIO_AUTH_TOKEN not in request.path
+
+
+def test_missing_twilio_credentials_fail_with_a_clear_message(monkeypatch):
+    from twilio_stream import twilio_credentials
+
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    with pytest.raises(MissingSetting, match=r"^TWILIO_AUTH_TOKEN not set: .*\.env"):
+        twilio_credentials()
