@@ -9,8 +9,8 @@ import json
 import re
 import sys
 
-AGENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-ORGANIZATION = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Pipecat Cloud agent names and organization slugs share one shape.
+SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_AGENT_NAME = 54
 MAX_SYSTEM_PROMPT = 4000
 
@@ -18,13 +18,13 @@ MAX_SYSTEM_PROMPT = 4000
 def problems(answers: dict) -> list[str]:
     found = []
     name = answers["agent_name"]
-    if not AGENT_NAME.match(name) or len(name) > MAX_AGENT_NAME:
+    if not SLUG.match(name) or len(name) > MAX_AGENT_NAME:
         found.append(
             f"agent_name {name!r} is not a Pipecat Cloud agent name: use lowercase letters, digits and "
             f"inner dashes, at most {MAX_AGENT_NAME} characters"
         )
     organization = answers["organization"]
-    if not ORGANIZATION.match(organization) or len(organization) > 63:
+    if not SLUG.match(organization) or len(organization) > 63:
         found.append(
             f"organization {organization!r} is not an organization slug such as industrious-purple-cat-12345 "
             "(see `pipecat cloud organizations list`)"
