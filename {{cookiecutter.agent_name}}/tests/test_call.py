@@ -1,6 +1,8 @@
 """Phone calls against the real bot, served both ways, over a real WebSocket, with every peer faked."""
 
 import asyncio
+import json
+import time
 
 import pytest
 
@@ -48,6 +50,32 @@ def test_caller_hang_up_ends_the_call_cleanly(agent, fakes):
     for request in hang_ups:
         assert request.username == caller.account_sid
         assert FAKE_TWILIO_AUTH_TOKEN not in request.path
+
+
+def test_malformed_frames_do_not_end_the_call(agent, fakes):
+    async def scenario():
+        async with FakeTwilioCaller(agent.url, call_sid="CA" + "5" * 32) as caller:
+            await caller.start()
+            await caller.wait_for("media", timeout=20)
+            junk = [
+                "{not json",
+                json.dumps({"event": "no-such-event", "streamSid": caller.stream_sid}),
+                json.dumps({"event": "media", "media": {"payload": "!!not-base64!!"}}),
+                b"\xff\x00 binary frame",
+            ]
+            for frame in junk:
+                await caller.send(frame)
+            junk_sent_at = time.monotonic()
+            # The greeting is still playing: more of it must arrive after the junk.
+            await caller.send_silence(1.0)
+            await caller.hang_up()
+        return caller, junk_sent_at
+
+    caller, junk_sent_at = call(scenario())
+    assert any(item.at > junk_sent_at + 0.2 for item in caller.events("media"))
+    assert "Ignoring a malformed Twilio frame" in agent.log()
+    hang_ups = [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
+    assert len(hang_ups) <= 1
 
 
 def test_missing_twilio_credentials_fail_with_a_clear_message(monkeypatch):
