@@ -11,6 +11,7 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -19,7 +20,9 @@ from pipecat.processors.aggregators.llm_response_universal import (
 from pipecat.runner.types import WebSocketRunnerArguments
 from pipecat.workers.runner import WorkerRunner
 
+from call_control import call_tools
 from providers import create_llm, create_stt, create_tts
+from reply_guard import ReplyGuard
 from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call
 
 SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
@@ -31,7 +34,7 @@ async def bot(runner_args: WebSocketRunnerArguments):
     logger.info(f"Call {call.call_sid} started (parameters: {sorted(call.parameters)})")
 
     stt, llm, tts = create_stt(), create_llm(SYSTEM_PROMPT), create_tts()
-    context = LLMContext()
+    context = LLMContext(tools=call_tools())
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         # Silero VAD plus the default smart-turn v3 detector decide when the caller is done.
@@ -42,7 +45,10 @@ async def bot(runner_args: WebSocketRunnerArguments):
         [
             transport.input(),
             stt,
+            # Keypad digits become one user message when the caller presses # or pauses.
+            DTMFAggregator(prefix="The caller entered "),
             user_aggregator,
+            ReplyGuard(),
             llm,
             tts,
             transport.output(),

@@ -1,62 +1,163 @@
 """Phone calls against the real bot, served both ways, over a real WebSocket, with every peer faked."""
 
 import asyncio
+import itertools
 import json
 import time
+from pathlib import Path
 
 import pytest
 
+from call_control import GOODBYE
 from env_settings import MissingSetting
-from tests.conftest import FAKE_TWILIO_AUTH_TOKEN
-from tests.fakes.twilio_caller import FakeTwilioCaller
+from reply_guard import APOLOGY
+from tests.fakes.openai_server import Failure, ToolCall
+from tests.fakes.twilio_caller import FakeTwilioCaller, read_wav
+from tests.harness import FAKE_TWILIO_AUTH_TOKEN
+
+AUDIO = Path(__file__).parent / "audio"
+QUESTION = "What time do you open tomorrow?"  # spoken in audio/question.wav
+LONG_REPLY = " ".join(["We are open from nine in the morning until six in the evening."] * 4)
+_call_numbers = itertools.count(1)
 
 
-def call(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 90))
 
 
-def test_greets_the_caller(agent, fakes):
+def new_caller(agent, **kwargs) -> FakeTwilioCaller:
+    # A fresh CallSid per call keeps each test's REST requests apart in the shared fake.
+    return FakeTwilioCaller(agent.url, call_sid=f"CA{next(_call_numbers):032d}", **kwargs)
+
+
+def hang_ups_for(fakes, caller) -> list:
+    return [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
+
+
+async def wait_until(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_greeting(agent, fakes):
     async def scenario():
         parameters = {"from_number": "+15550001111", "to_number": "+15550002222"}
-        async with FakeTwilioCaller(agent.url, parameters=parameters) as caller:
+        async with new_caller(agent, parameters=parameters) as caller:
             await caller.start()
-            silence = asyncio.create_task(caller.send_silence(3))
-            media = await caller.wait_for("media", count=5, timeout=20)
-            silence.cancel()
+            media = await caller.wait_for("media", count=5)
             await caller.hang_up()
             return caller, media
 
-    caller, media = call(scenario())
+    caller, media = run(scenario())
     assert all(item.message["streamSid"] == caller.stream_sid for item in media)
     assert len(caller.bot_audio()) > 0
-    assert any("Hello" in text for text in fakes.cartesia.transcripts)
+    assert "Hello, thanks for calling. How can I help you today?" in " ".join(fakes.spoken())
+
+
+def test_conversation(agent, fakes):
+    fakes.caller_will_say(QUESTION)
+    fakes.openai.replies = ["Hello, how can I help?", "We open at nine tomorrow."]
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            spoke_until = await caller.say(read_wav(AUDIO / "question.wav"))
+            await caller.wait_for("media", after=spoke_until)
+            await caller.hang_up()
+            return caller
+
+    run(scenario())
+    assert QUESTION in fakes.openai.user_messages()
+    assert "We open at nine tomorrow." in fakes.spoken()
+
+
+def test_barge_in_clears_the_bot_audio(agent, fakes):
+    fakes.caller_will_say("Sorry, wait a moment please.")
+    fakes.openai.replies = [LONG_REPLY]
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            first = await caller.wait_for("media")
+            await asyncio.sleep(1.0)  # well into a reply that lasts several seconds
+            speaking_from = time.monotonic()
+            await caller.say(read_wav(AUDIO / "interruption.wav"))
+            await caller.wait_for("clear", after=first[0].at)
+            await caller.hang_up()
+            return caller, speaking_from
+
+    caller, speaking_from = run(scenario())
+    assert caller.events("clear", after=speaking_from)
+
+
+def test_dtmf_digits_reach_the_llm_as_one_message(agent, fakes):
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            await caller.wait_for("media")
+            for digit in "1234#":
+                await caller.press(digit)
+            await wait_until(
+                lambda: "The caller entered 1234#" in fakes.openai.user_messages(), what="the DTMF message"
+            )
+            await caller.hang_up()
+
+    run(scenario())
 
 
 def test_caller_hang_up_ends_the_call_cleanly(agent, fakes):
     async def scenario():
-        async with FakeTwilioCaller(agent.url, call_sid="CA" + "7" * 32) as caller:
+        async with new_caller(agent) as caller:
             await caller.start()
-            await caller.wait_for("media", timeout=20)
+            await caller.wait_for("media")
             await caller.hang_up()
-        # Give the bot time to notice and tear the pipeline down.
-        await asyncio.sleep(1.5)
+        await wait_until(lambda: f"Call {caller.call_sid}: the caller hung up" in agent.log(), what="the log")
+        await asyncio.sleep(1.0)  # room for a wrong, late hang-up request to show up
         return caller
 
-    caller = call(scenario())
-    assert f"Call {caller.call_sid}: the caller hung up" in agent.log()
+    caller = run(scenario())
     assert "Traceback" not in agent.log()
-    hang_ups = [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
+    hang_ups = hang_ups_for(fakes, caller)
     assert len(hang_ups) <= 1
     for request in hang_ups:
         assert request.username == caller.account_sid
         assert FAKE_TWILIO_AUTH_TOKEN not in request.path
 
 
-def test_malformed_frames_do_not_end_the_call(agent, fakes):
+def test_bot_ended_call_hangs_up_exactly_once(agent, fakes):
+    fakes.caller_will_say("That is all, goodbye.")
+    fakes.openai.replies = ["Hello, how can I help?", ToolCall("end_call")]
+
     async def scenario():
-        async with FakeTwilioCaller(agent.url, call_sid="CA" + "5" * 32) as caller:
+        async with new_caller(agent) as caller:
             await caller.start()
-            await caller.wait_for("media", timeout=20)
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            await caller.say(read_wav(AUDIO / "question.wav"))
+            await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
+            await asyncio.sleep(1.0)  # room for a second, wrong hang-up
+            return caller
+
+    caller = run(scenario())
+    assert GOODBYE in fakes.spoken()
+    hang_ups = hang_ups_for(fakes, caller)
+    assert len(hang_ups) == 1
+    assert hang_ups[0].form == {"Status": "completed"}
+    assert hang_ups[0].username == caller.account_sid
+
+
+def test_malformed_frames_do_not_end_the_call(agent, fakes):
+    fakes.openai.replies = [LONG_REPLY]
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            await caller.wait_for("media")
             junk = [
                 "{not json",
                 json.dumps({"event": "no-such-event", "streamSid": caller.stream_sid}),
@@ -66,16 +167,52 @@ def test_malformed_frames_do_not_end_the_call(agent, fakes):
             for frame in junk:
                 await caller.send(frame)
             junk_sent_at = time.monotonic()
-            # The greeting is still playing: more of it must arrive after the junk.
-            await caller.send_silence(1.0)
+            # The long greeting is still playing: more of it must arrive after the junk.
+            await caller.wait_for("media", after=junk_sent_at + 0.3)
             await caller.hang_up()
-        return caller, junk_sent_at
+        return caller
 
-    caller, junk_sent_at = call(scenario())
-    assert any(item.at > junk_sent_at + 0.2 for item in caller.events("media"))
+    caller = run(scenario())
     assert "Ignoring a malformed Twilio frame" in agent.log()
-    hang_ups = [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
-    assert len(hang_ups) <= 1
+    assert hang_ups_for(fakes, caller) == []
+
+
+@pytest.mark.parametrize(
+    "failure", [Failure(status=500), Failure(status=None, delay=30)], ids=["llm-500", "llm-timeout"]
+)
+def test_llm_failure_gets_an_apology_not_silence(agent, fakes, failure):
+    fakes.caller_will_say(QUESTION)
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            fakes.openai.failure = failure
+            spoke_until = await caller.say(read_wav(AUDIO / "question.wav"))
+            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await caller.hang_up()
+            return caller
+
+    caller = run(scenario())
+    assert APOLOGY in fakes.spoken()
+    assert not caller.events("stop")
+
+
+def test_tts_outage_plays_the_recording_and_ends_politely(agent, fakes):
+    fakes.break_tts()
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            await caller.wait_for("media", count=50, timeout=20)  # a second of the recording
+            await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
+            await asyncio.sleep(1.0)
+            return caller
+
+    caller = run(scenario())
+    assert "playing the bundled recording" in agent.log()
+    assert len(hang_ups_for(fakes, caller)) == 1
 
 
 def test_missing_twilio_credentials_fail_with_a_clear_message(monkeypatch):

@@ -18,7 +18,8 @@ class BackgroundServers:
         return asyncio.run_coroutine_threadsafe(self._serve(app), self.loop).result(10)
 
     async def _serve(self, app: web.Application) -> str:
-        runner = web.AppRunner(app, handle_signals=False)
+        # Open WebSockets from the agent must not hold the shutdown up.
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -30,7 +31,12 @@ class BackgroundServers:
         async def shutdown():
             for runner in self._runners:
                 await runner.cleanup()
+            # A fake still inside a scripted delay is cancelled rather than left to outlive the loop.
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)

@@ -1,27 +1,22 @@
-"""A fake Cartesia TTS WebSocket: answers each transcript with PCM audio chunks, then `done`."""
+"""A fake Cartesia TTS WebSocket: answers each transcript with PCM audio chunks, then `done`.
+
+`drop_next` closes the connection on the next transcript instead, like a provider outage.
+"""
 
 import base64
 import json
-import math
-import struct
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.audio import tone
+
 SECONDS_PER_CHARACTER = 0.03
-
-
-def tone(seconds: float, sample_rate: int, frequency: float = 440.0) -> bytes:
-    """A quiet sine tone standing in for speech: clearly audible, cheap to make."""
-    count = int(seconds * sample_rate)
-    return b"".join(
-        struct.pack("<h", int(6000 * math.sin(2 * math.pi * frequency * i / sample_rate)))
-        for i in range(count)
-    )
 
 
 class FakeCartesia:
     def __init__(self) -> None:
         self.transcripts: list[str] = []
+        self.drop_next = 0
         self.app = web.Application()
         self.app.router.add_get("/tts/websocket", self.tts)
 
@@ -35,17 +30,15 @@ class FakeCartesia:
             context_id = request_body.get("context_id", "")
             text = request_body.get("transcript", "")
             if text.strip():
+                if self.drop_next:
+                    self.drop_next -= 1
+                    await socket.close()
+                    break
                 self.transcripts.append(text)
                 sample_rate = request_body.get("output_format", {}).get("sample_rate", 8000)
                 audio = tone(max(0.2, len(text) * SECONDS_PER_CHARACTER), sample_rate)
-                await socket.send_json(
-                    {
-                        "type": "chunk",
-                        "context_id": context_id,
-                        "data": base64.b64encode(audio).decode(),
-                        "done": False,
-                    }
-                )
+                chunk = {"type": "chunk", "context_id": context_id, "done": False}
+                await socket.send_json({**chunk, "data": base64.b64encode(audio).decode()})
             if request_body.get("continue") is False:
                 await socket.send_json({"type": "done", "context_id": context_id, "done": True})
         return socket

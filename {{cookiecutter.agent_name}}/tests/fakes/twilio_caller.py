@@ -1,22 +1,53 @@
 """A fake Twilio caller: speaks the Media Streams protocol over a real WebSocket, like Twilio does.
 
-It sends `connected` and `start`, paces 20 ms μ-law `media` frames in real time, sends `dtmf` and
-`stop`, echoes the `mark`s the bot sends, and records every message from the bot with the time it
-arrived.
+It sends `connected` and `start`, then streams 20 ms μ-law `media` frames in real time, as a phone
+line does: silence, or speech queued with `say()`. It sends `dtmf` and `stop`, echoes the `mark`s
+the bot sends, and records every message from the bot with the time it arrived.
 """
 
 import asyncio
-import audioop
 import base64
 import json
 import time
+import warnings
+import wave
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 
+from tests.fakes.audio import has_speech
+
+with warnings.catch_warnings():
+    # Deprecated in the standard library, but pipecat needs it too (audioop-lts from Python 3.13).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
 FRAME_SECONDS = 0.02
 SAMPLE_RATE = 8000
-SAMPLES_PER_FRAME = int(SAMPLE_RATE * FRAME_SECONDS)
+FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2  # 16-bit PCM before μ-law encoding
+
+
+def read_wav(path: Path) -> bytes:
+    """8 kHz 16-bit mono PCM from a WAV file in that format."""
+    with wave.open(str(path)) as recording:
+        if (recording.getframerate(), recording.getsampwidth(), recording.getnchannels()) != (
+            SAMPLE_RATE,
+            2,
+            1,
+        ):
+            raise ValueError(f"{path} must be 8 kHz 16-bit mono (sox in.wav -r 8000 -b 16 -c 1 out.wav)")
+        return recording.readframes(recording.getnframes())
+
+
+def to_line_rate(pcm16: bytes, sample_rate: int) -> bytes:
+    """16-bit mono PCM resampled to the phone line's 8 kHz."""
+    return audioop.ratecv(pcm16, 2, 1, sample_rate, SAMPLE_RATE, None)[0]
+
+
+def media_pcm(message: dict) -> bytes:
+    """The 8 kHz 16-bit PCM inside a `media` message."""
+    return audioop.ulaw2lin(base64.b64decode(message["media"]["payload"]), 2)
 
 
 @dataclass
@@ -34,26 +65,36 @@ class FakeTwilioCaller:
     parameters: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     started_at: float = 0.0
-    _sequence: int = 0
-    _chunk: int = 0
 
     async def __aenter__(self) -> "FakeTwilioCaller":
         self._socket = await websockets.connect(self.url, max_size=None)
         self._reader = asyncio.create_task(self._read())
+        self._pump: asyncio.Task | None = None
+        self._outgoing = bytearray()
+        self._drained = asyncio.Event()
+        self._last_voiced_at = 0.0
+        self._sequence = 0
         return self
 
     async def __aexit__(self, *_exc) -> None:
+        if self._pump:
+            self._pump.cancel()
         await self._socket.close()
         self._reader.cancel()
 
     async def send(self, message: dict | str | bytes) -> None:
-        await self._socket.send(message if isinstance(message, str | bytes) else json.dumps(message))
+        raw = message if isinstance(message, str | bytes) else json.dumps(message)
+        try:
+            await self._socket.send(raw)
+        except websockets.ConnectionClosed:
+            pass  # The bot hung up; a real line goes quiet too.
 
     def _next_sequence(self) -> str:
         self._sequence += 1
         return str(self._sequence)
 
     async def start(self) -> None:
+        """Opens the stream like Twilio, then keeps the line's audio flowing until hang-up."""
         await self.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         self.started_at = time.monotonic()
         await self.send(
@@ -71,14 +112,29 @@ class FakeTwilioCaller:
                 },
             }
         )
+        self._pump = asyncio.create_task(self._stream_line_audio())
 
-    async def send_pcm(self, pcm16: bytes) -> None:
-        """Sends 8 kHz 16-bit mono PCM as μ-law media frames, paced like a live phone line."""
-        frame_bytes = SAMPLES_PER_FRAME * 2
+    async def say(self, pcm16: bytes) -> float:
+        """Speaks 8 kHz 16-bit PCM into the call; returns when its last voiced frame was sent.
+
+        A recording's trailing silence is not speech: the caller stopped talking before it.
+        """
+        self._drained.clear()
+        self._outgoing.extend(pcm16)
+        await self._drained.wait()
+        return self._last_voiced_at
+
+    async def _stream_line_audio(self) -> None:
+        chunk_number = 0
         next_send = time.monotonic()
-        for offset in range(0, len(pcm16), frame_bytes):
-            chunk = pcm16[offset : offset + frame_bytes].ljust(frame_bytes, b"\0")
-            self._chunk += 1
+        while True:
+            chunk = bytes(self._outgoing[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+            del self._outgoing[:FRAME_BYTES]
+            if not self._outgoing:
+                self._drained.set()
+            if has_speech(chunk):
+                self._last_voiced_at = time.monotonic()
+            chunk_number += 1
             await self.send(
                 {
                     "event": "media",
@@ -86,17 +142,14 @@ class FakeTwilioCaller:
                     "streamSid": self.stream_sid,
                     "media": {
                         "track": "inbound",
-                        "chunk": str(self._chunk),
-                        "timestamp": str(int(self._chunk * FRAME_SECONDS * 1000)),
+                        "chunk": str(chunk_number),
+                        "timestamp": str(int(chunk_number * FRAME_SECONDS * 1000)),
                         "payload": base64.b64encode(audioop.lin2ulaw(chunk, 2)).decode(),
                     },
                 }
             )
             next_send += FRAME_SECONDS
             await asyncio.sleep(max(0.0, next_send - time.monotonic()))
-
-    async def send_silence(self, seconds: float) -> None:
-        await self.send_pcm(b"\0\0" * int(SAMPLE_RATE * seconds))
 
     async def press(self, digit: str) -> None:
         await self.send(
@@ -109,6 +162,8 @@ class FakeTwilioCaller:
         )
 
     async def hang_up(self) -> None:
+        if self._pump:
+            self._pump.cancel()
         await self.send(
             {
                 "event": "stop",
@@ -132,24 +187,36 @@ class FakeTwilioCaller:
         except websockets.ConnectionClosed:
             pass
 
-    def events(self, name: str) -> list[Received]:
-        return [item for item in self.received if item.message.get("event") == name]
+    def events(self, name: str, after: float = 0.0) -> list[Received]:
+        return [item for item in self.received if item.message.get("event") == name and item.at > after]
 
     def bot_audio(self) -> bytes:
         """Everything the bot said, as 8 kHz 16-bit PCM."""
-        ulaw = b"".join(base64.b64decode(item.message["media"]["payload"]) for item in self.events("media"))
-        return audioop.ulaw2lin(ulaw, 2)
+        return b"".join(media_pcm(item.message) for item in self.events("media"))
 
-    async def wait_for(self, name: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+    async def wait_for(
+        self, name: str, count: int = 1, after: float = 0.0, timeout: float = 15.0
+    ) -> list[Received]:
         deadline = time.monotonic() + timeout
-        while len(self.events(name)) < count:
+        while len(self.events(name, after)) < count:
             if time.monotonic() > deadline:
                 seen = sorted({item.message.get("event") for item in self.received})
                 raise TimeoutError(
                     f"no {count} {name!r} message(s) from the bot within {timeout}s (saw {seen})"
                 )
             await asyncio.sleep(0.01)
-        return self.events(name)
+        return self.events(name, after)
 
-    async def wait_closed(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self._socket.wait_closed(), timeout)
+    async def wait_for_quiet(self, seconds: float = 0.6, timeout: float = 20.0) -> float:
+        """Waits until the bot has sent no audio for `seconds`: it finished speaking."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            media = self.events("media")
+            if media and time.monotonic() - media[-1].at >= seconds:
+                return media[-1].at
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"the bot did not stop talking within {timeout}s")
+
+    @property
+    def closed(self) -> bool:
+        return self._socket.close_code is not None

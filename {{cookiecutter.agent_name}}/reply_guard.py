@@ -1,0 +1,95 @@
+"""Makes sure a caller who is waiting for the bot never hears silence forever.
+
+Once a reply is due, the bot must start speaking within a timeout. If a provider fails (an error,
+a hang, a dropped connection), the guard apologizes through the TTS. If even that stays silent, the
+TTS itself is down: it plays a bundled recording and ends the call politely.
+"""
+
+import asyncio
+import os
+import wave
+from pathlib import Path
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    EndWorkerFrame,
+    ErrorFrame,
+    Frame,
+    LLMContextFrame,
+    OutputAudioRawFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
+TROUBLE_RECORDING = Path(__file__).parent / "audio" / "technical_trouble.wav"
+REPLY_TIMEOUT_SECS = float(os.getenv("REPLY_TIMEOUT_SECS", "6"))
+
+
+def load_recording(path: Path) -> OutputAudioRawFrame:
+    with wave.open(str(path)) as recording:
+        return OutputAudioRawFrame(
+            audio=recording.readframes(recording.getnframes()),
+            sample_rate=recording.getframerate(),
+            num_channels=recording.getnchannels(),
+        )
+
+
+class ReplyGuard(FrameProcessor):
+    """Sits just before the LLM, where replies are requested and errors from the LLM and TTS pass."""
+
+    def __init__(self, timeout_secs: float = REPLY_TIMEOUT_SECS, **kwargs):
+        super().__init__(**kwargs)
+        self._timeout_secs = timeout_secs
+        self._trouble_recording = load_recording(TROUBLE_RECORDING)
+        self._timer: asyncio.Task | None = None
+        self._apologized = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
+            self._arm()
+        elif isinstance(frame, (BotStartedSpeakingFrame, UserStartedSpeakingFrame, EndFrame, CancelFrame)):
+            self._disarm()
+            if isinstance(frame, BotStartedSpeakingFrame):
+                self._apologized = False
+        elif isinstance(frame, ErrorFrame) and self._timer:
+            logger.warning(f"A provider failed while the caller waited for a reply: {frame.error}")
+            self._disarm()
+            await self._recover()
+        await self.push_frame(frame, direction)
+
+    async def cleanup(self):
+        self._disarm()
+        await super().cleanup()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._timer = self.create_task(self._wait_for_speech())
+
+    def _disarm(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _wait_for_speech(self) -> None:
+        await asyncio.sleep(self._timeout_secs)
+        self._timer = None
+        logger.warning(f"No reply audio {self._timeout_secs}s after the caller finished")
+        await self._recover()
+
+    async def _recover(self) -> None:
+        # Cancel whatever is stuck (a hung LLM request, a half-spoken reply) before speaking.
+        await self.broadcast_interruption()
+        if not self._apologized:
+            self._apologized = True
+            await self.push_frame(TTSSpeakFrame(APOLOGY))
+            self._arm()
+            return
+        logger.error("The TTS is silent too: playing the bundled recording and ending the call")
+        await self.push_frame(self._trouble_recording)
+        await self.push_frame(EndWorkerFrame(reason="providers unavailable"))

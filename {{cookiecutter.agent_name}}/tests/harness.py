@@ -1,0 +1,163 @@
+{%- set catalog = cookiecutter._providers -%}
+{%- set faked = namespace(endpoints=[], swapped=[]) %}
+{%- for kind in ["stt", "llm", "tts"] %}
+{%- set provider = catalog[kind][cookiecutter[kind]] %}
+{%- if "endpoint" in provider and "fake" in provider.endpoint %}
+{%- set faked.endpoints = faked.endpoints + [provider.endpoint] %}
+{%- else %}
+{%- set faked.swapped = faked.swapped + [kind] %}
+{%- endif %}
+{%- endfor -%}
+"""Runs the agent against local fakes of every network peer; used by the tests and the simulator."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.fakes.background import BackgroundServers
+from tests.fakes.cartesia_server import FakeCartesia
+from tests.fakes.deepgram_server import FakeDeepgram
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.twilio_rest import FakeTwilioRest
+
+AGENT_DIR = Path(__file__).resolve().parents[1]
+FAKE_ACCOUNT_SID = "AC" + "0" * 32
+FAKE_TWILIO_AUTH_TOKEN = "fake-twilio-auth-token-d41d8cd9"
+
+# Chosen providers whose protocol a local fake speaks: their endpoint variable is pointed at it.
+PROVIDER_ENDPOINTS = {
+{%- for endpoint in faked.endpoints | unique(attribute="env") %}
+    "{{ endpoint.env }}": "{{ endpoint.fake }}",
+{%- endfor %}
+{%- if faked.endpoints %}
+{% endif -%}
+}
+# Chosen providers no fake speaks: tests.serve_agent swaps them at the factory boundary.
+FACTORY_FAKES = [
+{%- for kind in faked.swapped %}
+    "{{ kind }}",
+{%- endfor %}
+{%- if faked.swapped %}
+{% endif -%}
+]
+PROVIDER_KEYS = [
+{%- for api_key in [catalog.stt[cookiecutter.stt].api_key, catalog.llm[cookiecutter.llm].api_key, catalog.tts[cookiecutter.tts].api_key] | unique %}
+    "{{ api_key }}",
+{%- endfor %}
+]
+
+
+@dataclass
+class Fakes:
+    openai: FakeOpenAI
+    deepgram: FakeDeepgram
+    cartesia: FakeCartesia
+    twilio: FakeTwilioRest
+    env: dict[str, str]
+
+    def caller_will_say(self, *transcripts: str) -> None:
+        """What the fake speech-to-text services hear, one transcript per caller utterance."""
+        self.deepgram.transcripts = list(transcripts)
+        self.openai.transcripts = list(transcripts)
+
+    def spoken(self) -> list[str]:
+        """Every text the bot sent to a text-to-speech fake, in order per fake."""
+        return self.cartesia.transcripts + self.openai.speech_inputs
+
+    def break_tts(self) -> None:
+        """Every text-to-speech fake fails from now on: Cartesia drops its socket, OpenAI answers 503."""
+        self.cartesia.drop_next = 10**6
+        self.openai.speech_down = True
+
+    def reset(self) -> None:
+        self.caller_will_say()
+        self.openai.replies.clear()
+        self.openai.failure = None
+        self.openai.speech_down = False
+        self.cartesia.drop_next = 0
+
+
+def start_fakes(servers: BackgroundServers) -> Fakes:
+    peers = {
+        "openai": FakeOpenAI(),
+        "deepgram": FakeDeepgram(),
+        "cartesia": FakeCartesia(),
+        "twilio": FakeTwilioRest(),
+    }
+    hosts = {name: servers.serve(peer.app).removeprefix("http://") for name, peer in peers.items()}
+    env = {
+        # A developer's own .env must never redirect the tests to real providers.
+        "PYTHON_DOTENV_DISABLED": "1",
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": FAKE_TWILIO_AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": f"http://{hosts['twilio']}",
+        "FAKE_OPENAI_URL": f"http://{hosts['openai']}/v1",
+        # Fail over quickly, so the provider-failure tests stay short.
+        "REPLY_TIMEOUT_SECS": "2",
+        **{key: f"fake-{key.lower()}" for key in PROVIDER_KEYS},
+        **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
+    }
+    return Fakes(env=env, **peers)
+
+
+def server_command(mode: str, port: int) -> list[str]:
+    if FACTORY_FAKES:
+        return ["-m", "tests.serve_agent", mode, "--port", str(port), "--swap", ",".join(FACTORY_FAKES)]
+    if mode == "cloud":
+        # The Pipecat Cloud way: a /ws server that calls bot(runner_args), like the base image.
+        return ["-m", "tests.pipecat_cloud_host", "--port", str(port)]
+    # The local way: pipecat's development runner, `python bot.py -t twilio`.
+    return ["bot.py", "-t", "twilio", "--host", "127.0.0.1", "--port", str(port)]
+
+
+@dataclass
+class AgentServer:
+    url: str
+    log_path: Path
+    process: subprocess.Popen
+
+    @classmethod
+    def start(cls, mode: str, env: dict[str, str], log_path: Path) -> "AgentServer":
+        port = free_port()
+        # Keys and endpoints come only from the fakes, never from the developer's shell.
+        base_env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, *server_command(mode, port)],
+                cwd=AGENT_DIR,
+                env={**base_env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = cls(f"ws://127.0.0.1:{port}/ws", log_path, process)
+        server.wait_until_listening(port)
+        return server
+
+    def wait_until_listening(self, port: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the agent server exited early:\n{self.log()[-3000:]}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"the agent server did not listen on port {port} within {timeout}s")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
