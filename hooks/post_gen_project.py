@@ -7,6 +7,7 @@ folder, so a broken agent is never left behind.
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,29 @@ def remove_tool_caches(root: Path) -> None:
             shutil.rmtree(cache, ignore_errors=True)
 
 
+def remove_transfer_files(root: Path) -> None:
+    (root / "tests" / "test_transfer.py").unlink()
+
+
+def remove_recording_files(root: Path) -> None:
+    (root / "audio" / "recording_notice.wav").unlink()
+    (root / "tests" / "test_recording.py").unlink()
+
+
+def remove_dtmf_files(root: Path) -> None:
+    (root / "tests" / "test_dtmf.py").unlink()
+
+
+def remove_outbound_files(root: Path) -> None:
+    (root / "outbound.py").unlink()
+    (root / "tests" / "test_outbound.py").unlink()
+
+
+def write_twiml_bins(root: Path) -> None:
+    """The Bins in twiml/ come from twiml.py, the same source the agent builds its inline TwiML from."""
+    runpy.run_path(str(root / "twiml.py"))["write_bins"](root / "twiml")
+
+
 def check_no_jinja_left(root: Path) -> None:
     for path in root.rglob("*"):
         if path.is_file() and UNRENDERED.search(path.read_text(errors="ignore")):
@@ -65,13 +89,17 @@ def check_python(root: Path) -> str:
 
 
 def check_twiml(root: Path, answers: dict) -> None:
-    stream = ElementTree.parse(root / "twiml" / "inbound.xml").getroot().find("Connect/Stream")
-    if stream is None or stream.get("url") != pipecat_cloud_ws_url(answers["region"]):
-        raise InvalidAgent("twiml/inbound.xml does not stream to the region's Pipecat Cloud URL")
-    parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
     expected_host = f"{answers['agent_name']}.{answers['organization']}"
-    if parameters.get("_pipecatCloudServiceHost") != expected_host:
-        raise InvalidAgent(f"twiml/inbound.xml does not route to {expected_host}")
+    bins = sorted((root / "twiml").glob("*.xml"))
+    if not bins:
+        raise InvalidAgent("twiml/ holds no TwiML Bin")
+    for path in bins:
+        stream = ElementTree.parse(path).getroot().find("Connect/Stream")
+        if stream is None or stream.get("url") != pipecat_cloud_ws_url(answers["region"]):
+            raise InvalidAgent(f"twiml/{path.name} does not stream to the region's Pipecat Cloud URL")
+        parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
+        if parameters.get("_pipecatCloudServiceHost") != expected_host:
+            raise InvalidAgent(f"twiml/{path.name} does not route to {expected_host}")
 
 
 def check_deploy_config(root: Path, answers: dict) -> None:
@@ -95,7 +123,7 @@ def validate(root: Path, answers: dict) -> list[str]:
     python = check_python(root)
     check_twiml(root, answers)
     check_deploy_config(root, answers)
-    return [python, "TwiML and pcc-deploy.toml parse and match the answers", check_dockerfile(root)]
+    return [python, "TwiML Bins and pcc-deploy.toml parse and match the answers", check_dockerfile(root)]
 
 
 def pipecat_cloud_organizations() -> list[str] | None:
@@ -123,7 +151,7 @@ def pipecat_cloud_organizations() -> list[str] | None:
 def organization_advice(answers: dict) -> list[str]:
     if answers["organization"] != PLACEHOLDER_ORGANIZATION:
         return []
-    fix = f"replace {PLACEHOLDER_ORGANIZATION!r} in twiml/inbound.xml (the _pipecatCloudServiceHost value)"
+    fix = f"replace {PLACEHOLDER_ORGANIZATION!r} in SERVICE_HOST in twiml.py and run `python twiml.py`"
     organizations = pipecat_cloud_organizations()
     if organizations:
         return [f"Your Pipecat Cloud organizations: {', '.join(organizations)}; {fix} with yours."]
@@ -133,7 +161,16 @@ def organization_advice(answers: dict) -> list[str]:
 def main() -> None:
     root = Path.cwd()
     remove_tool_caches(root)
+    if ANSWERS["call_transfer"] == "no":
+        remove_transfer_files(root)
+    if ANSWERS["call_recording"] == "no":
+        remove_recording_files(root)
+    if ANSWERS["dtmf_input"] == "no":
+        remove_dtmf_files(root)
+    if ANSWERS["outbound_calls"] == "no":
+        remove_outbound_files(root)
     try:
+        write_twiml_bins(root)
         results = validate(root, ANSWERS)
     except (InvalidAgent, SyntaxError, ElementTree.ParseError, tomllib.TOMLDecodeError) as error:
         print(f"error: the generated agent failed validation: {error}", file=sys.stderr)

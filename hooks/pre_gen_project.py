@@ -11,6 +11,7 @@ import sys
 
 # Pipecat Cloud agent names and organization slugs share one shape.
 SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_AGENT_NAME = 54
 MAX_SYSTEM_PROMPT = 4000
 
@@ -44,6 +45,12 @@ def problems(answers: dict) -> list[str]:
         )
     elif any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
         found.append("system_prompt contains control characters")
+    for option in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls"):
+        # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
+        if answers[option] not in ("yes", "no"):
+            found.append(f"{option} {answers[option]!r} must be yes or no")
+    if not E164.match(str(answers["transfer_number"])):
+        found.append(f"transfer_number {answers['transfer_number']!r} is not an E.164 number such as +15555550100")
     min_agents = str(answers["min_agents"])
     if not min_agents.isdigit() or int(min_agents) > 50:
         found.append(f"min_agents {min_agents!r} must be a whole number from 0 to 50")

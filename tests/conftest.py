@@ -1,6 +1,7 @@
 """Helpers shared by the template's tests: the catalog, the named bakes and a baked-project view."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,29 @@ def provider_bakes() -> list[pytest.param]:
     return bakes
 
 
+# Run inside a baked agent: import bot.py, build its services with fake keys, and assemble the
+# pipeline bot() builds, all without touching the network.
+BUILD_PIPELINE = """
+import asyncio, json, sys
+import bot
+from providers import create_llm, create_stt, create_tts
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair, LLMUserAggregatorParams)
+
+async def main():
+    stt, llm, tts = create_stt(), create_llm(bot.SYSTEM_PROMPT), create_tts()
+    user, assistant = LLMContextAggregatorPair(
+        LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
+    Pipeline([stt, user, llm, tts, assistant])
+    print(json.dumps([type(stt).__name__, type(llm).__name__, type(tts).__name__]))
+
+asyncio.run(main())
+"""
+
+
 @dataclass
 class BakedProject:
     path: Path
@@ -58,6 +82,38 @@ class BakedProject:
 
     def provider(self, kind: str) -> dict:
         return CATALOG[kind][self.answers.get(kind, COOKIECUTTER[kind])]
+
+    def required_env(self) -> dict[str, str]:
+        """A fake value for every variable the chosen providers require."""
+        env = {}
+        for kind in KINDS:
+            provider = self.provider(kind)
+            env[provider["api_key"]] = "fake-key"
+            for setting in provider["settings"].values():
+                if "default" not in setting:
+                    env[setting["env"]] = "fake-setting"
+        return env
+
+    def assert_lint_clean(self) -> None:
+        for ruff_command in (("check", "--no-cache", "."), ("format", "--no-cache", "--check", ".")):
+            result = self.run(tool("ruff"), *ruff_command)
+            assert result.returncode == 0, result.stdout
+        hadolint = self.run(tool("hadolint"), "Dockerfile")
+        assert hadolint.returncode == 0, hadolint.stdout
+
+    def built_services(self) -> list[str]:
+        """Imports bot.py and builds its services and pipeline with fake keys, offline."""
+        env = {**os.environ, **self.required_env(), "PYTHON_DOTENV_DISABLED": "1"}
+        built = self.run(sys.executable, "-c", BUILD_PIPELINE, env=env)
+        assert built.returncode == 0, built.stderr[-3000:]
+        return json.loads(built.stdout.strip().splitlines()[-1])
+
+    def files(self, *, skip: tuple[str, ...] = ()) -> list[Path]:
+        return [
+            path
+            for path in self.path.rglob("*")
+            if path.is_file() and path.suffix != ".wav" and path.relative_to(self.path).parts[0] not in skip
+        ]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.agent_name }}: a Pipecat voice agent that answers Twilio phone calls.
+"""{{ cookiecutter.agent_name }}: a Pipecat voice agent that answers{% if cookiecutter.outbound_calls == "yes" %} and places{% endif %} Twilio phone calls.
 
 On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws and calls `bot()` once per
 call. Locally, `python bot.py -t twilio -x <public-host>` serves the same `bot()` on port 7860.
@@ -11,7 +11,9 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+{%- if cookiecutter.dtmf_input == "yes" %}
 from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
+{%- endif %}
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -19,22 +21,30 @@ from pipecat.processors.aggregators.llm_response_universal import (
 )
 from pipecat.runner.types import WebSocketRunnerArguments
 from pipecat.workers.runner import WorkerRunner
-
-from call_control import call_tools
+{% if cookiecutter.call_recording == "yes" %}
+from audio_prompts import audio_prompt
+{%- endif %}
+from call_control import CallControl
 from providers import create_llm, create_stt, create_tts
 from reply_guard import ReplyGuard
 from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call
 
 SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
 GREETING_INSTRUCTION = "The caller just connected. Greet them in one short sentence and ask how you can help."
+{%- if cookiecutter.outbound_calls == "yes" %}
+CALLEE_INSTRUCTION = (
+    "You placed this call to {name}. Wait for them to answer, then say who you are and why you are calling."
+)
+{%- endif %}
 
 
 async def bot(runner_args: WebSocketRunnerArguments):
     call = await accept_twilio_call(runner_args.websocket)
     logger.info(f"Call {call.call_sid} started (parameters: {sorted(call.parameters)})")
+    control = CallControl(call)
 
     stt, llm, tts = create_stt(), create_llm(SYSTEM_PROMPT), create_tts()
-    context = LLMContext(tools=call_tools())
+    context = LLMContext(tools=control.tools())
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         # Silero VAD plus the default smart-turn v3 detector decide when the caller is done.
@@ -45,9 +55,12 @@ async def bot(runner_args: WebSocketRunnerArguments):
         [
             transport.input(),
             stt,
+{%- if cookiecutter.dtmf_input == "yes" %}
             # Keypad digits become one user message when the caller presses # or pauses.
             DTMFAggregator(prefix="The caller entered "),
+{%- endif %}
             user_aggregator,
+            # The caller never waits in silence: an apology, or a bundled prompt, if a provider fails.
             ReplyGuard(),
             llm,
             tts,
@@ -64,11 +77,31 @@ async def bot(runner_args: WebSocketRunnerArguments):
         ),
         idle_timeout_secs=runner_args.pipeline_idle_timeout_secs,
     )
+{%- if cookiecutter.call_transfer == "yes" %}
+    control.watch(worker)
+{%- endif %}
 
     @transport.event_handler("on_client_connected")
-    async def greet_caller(transport, websocket):
+    async def start_conversation(transport, websocket):
+{%- if cookiecutter.call_recording == "yes" %}
+        # The notice plays before anything else is said; the recording itself runs in Twilio.
+        await worker.queue_frames([audio_prompt("recording_notice")])
+{%- endif %}
+{%- if cookiecutter.outbound_calls == "yes" %}
+        if call.is_outbound:
+            # The bot placed this call: the callee speaks first ("Hello?"), and its reply follows.
+            name = call.parameters.get("callee_name") or "the person who answers"
+            context.add_message({"role": "developer", "content": CALLEE_INSTRUCTION.format(name=name)})
+        else:
+            context.add_message({"role": "developer", "content": GREETING_INSTRUCTION})
+            await worker.queue_frames([LLMRunFrame()])
+{%- else %}
         context.add_message({"role": "developer", "content": GREETING_INSTRUCTION})
         await worker.queue_frames([LLMRunFrame()])
+{%- endif %}
+{%- if cookiecutter.call_recording == "yes" %}
+        await control.start_recording()
+{%- endif %}
 
     @transport.event_handler("on_client_disconnected")
     async def caller_hung_up(transport, websocket):

@@ -18,3 +18,20 @@ def endpoint_override(argument: str, env_name: str) -> dict[str, str]:
     """Passes a custom endpoint only when one is set, so each service keeps its own default otherwise."""
     url = os.getenv(env_name, "").strip()
     return {argument: url} if url else {}
+
+
+def twilio_credentials() -> tuple[str, str]:
+    """The account SID and auth token the serializer needs to hang up through Twilio's REST API."""
+    account_sid = os.getenv("TWILIO_ACCOUNT_SID", "").strip()
+    auth_token = os.getenv("TWILIO_AUTH_TOKEN", "").strip()
+    missing = [
+        name
+        for name, value in (("TWILIO_ACCOUNT_SID", account_sid), ("TWILIO_AUTH_TOKEN", auth_token))
+        if not value
+    ]
+    if missing:
+        raise MissingSetting(
+            f"{' and '.join(missing)} not set: the bot needs them to end calls through Twilio's REST API "
+            "(add them to .env, see .env.example)"
+        )
+    return account_sid, auth_token

@@ -2,13 +2,11 @@
 
 Once a reply is due, the bot must start speaking within a timeout. If a provider fails (an error,
 a hang, a dropped connection), the guard apologizes through the TTS. If even that stays silent, the
-TTS itself is down: it plays a bundled recording and ends the call politely.
+TTS itself is down: it plays the bundled technical-trouble prompt and ends the call politely.
 """
 
 import asyncio
 import os
-import wave
-from pathlib import Path
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -19,24 +17,15 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     LLMContextFrame,
-    OutputAudioRawFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from audio_prompts import audio_prompt
+
 APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
-TROUBLE_RECORDING = Path(__file__).parent / "audio" / "technical_trouble.wav"
 REPLY_TIMEOUT_SECS = float(os.getenv("REPLY_TIMEOUT_SECS", "6"))
-
-
-def load_recording(path: Path) -> OutputAudioRawFrame:
-    with wave.open(str(path)) as recording:
-        return OutputAudioRawFrame(
-            audio=recording.readframes(recording.getnframes()),
-            sample_rate=recording.getframerate(),
-            num_channels=recording.getnchannels(),
-        )
 
 
 class ReplyGuard(FrameProcessor):
@@ -45,7 +34,6 @@ class ReplyGuard(FrameProcessor):
     def __init__(self, timeout_secs: float = REPLY_TIMEOUT_SECS, **kwargs):
         super().__init__(**kwargs)
         self._timeout_secs = timeout_secs
-        self._trouble_recording = load_recording(TROUBLE_RECORDING)
         self._timer: asyncio.Task | None = None
         self._apologized = False
 
@@ -90,6 +78,6 @@ class ReplyGuard(FrameProcessor):
             await self.push_frame(TTSSpeakFrame(APOLOGY))
             self._arm()
             return
-        logger.error("The TTS is silent too: playing the bundled recording and ending the call")
-        await self.push_frame(self._trouble_recording)
+        logger.error("The TTS is silent too: playing the technical-trouble prompt and ending the call")
+        await self.push_frame(audio_prompt("technical_trouble"))
         await self.push_frame(EndWorkerFrame(reason="providers unavailable"))

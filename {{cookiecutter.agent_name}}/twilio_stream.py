@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fastapi import WebSocket
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import {% if cookiecutter.call_transfer == "yes" %}CancelFrame, EndFrame, {% endif %}Frame
 from pipecat.runner.utils import parse_telephony_websocket
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import (
@@ -19,7 +19,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from env_settings import MissingSetting
+from env_settings import twilio_credentials
 
 TWILIO_SAMPLE_RATE = 8000
 
@@ -28,28 +28,26 @@ class TwilioStreamError(RuntimeError):
     """The WebSocket did not open like a Twilio Media Stream."""
 
 
-@dataclass
-class TwilioCall:
-    call_sid: str
-    stream_sid: str
-    transport: FastAPIWebsocketTransport
-    parameters: dict[str, str] = field(default_factory=dict)
+class CallSerializer(TwilioFrameSerializer):
+    """Pipecat's Twilio serializer, made safe for a live phone call.
 
-    @property
-    def from_number(self) -> str | None:
-        return self.parameters.get("from_number")
-
-    @property
-    def to_number(self) -> str | None:
-        return self.parameters.get("to_number")
-
-
-class ForgivingTwilioSerializer(TwilioFrameSerializer):
-    """Drops a malformed frame instead of ending the call.
-
-    Pipecat's serializer raises on a media payload that is not base64 or on a binary frame; the
-    transport takes that as the caller leaving, and auto hang-up would then end a live call.
+    It drops a malformed frame instead of ending the call: pipecat's serializer raises on a media
+    payload that is not base64 or on a binary frame, the transport takes that as the caller leaving,
+    and auto hang-up would then end the call.{% if cookiecutter.call_transfer == "yes" %} And it can leave the call up when the pipeline ends.{% endif %}
     """
+{%- if cookiecutter.call_transfer == "yes" %}
+
+    _keep_call_alive = False
+
+    def keep_call_alive(self) -> None:
+        """The call now belongs to other TwiML (a transfer): ending the pipeline must not hang it up."""
+        self._keep_call_alive = True
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if self._keep_call_alive and isinstance(frame, (EndFrame, CancelFrame)):
+            return None
+        return await super().serialize(frame)
+{%- endif %}
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
@@ -59,21 +57,39 @@ class ForgivingTwilioSerializer(TwilioFrameSerializer):
             return None
 
 
-def twilio_credentials() -> tuple[str, str]:
-    """The account SID and auth token the serializer needs to hang up through Twilio's REST API."""
-    account_sid = os.getenv("TWILIO_ACCOUNT_SID", "").strip()
-    auth_token = os.getenv("TWILIO_AUTH_TOKEN", "").strip()
-    missing = [
-        name
-        for name, value in (("TWILIO_ACCOUNT_SID", account_sid), ("TWILIO_AUTH_TOKEN", auth_token))
-        if not value
-    ]
-    if missing:
-        raise MissingSetting(
-            f"{' and '.join(missing)} not set: the bot needs them to end calls through Twilio's REST API "
-            "(add them to .env, see .env.example)"
-        )
-    return account_sid, auth_token
+@dataclass
+class TwilioCall:
+    call_sid: str
+    stream_sid: str
+    transport: FastAPIWebsocketTransport
+    serializer: CallSerializer
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def from_number(self) -> str | None:
+        return self.parameters.get("from_number")
+
+    @property
+    def to_number(self) -> str | None:
+        return self.parameters.get("to_number")
+{%- if cookiecutter.outbound_calls == "yes" %}
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.parameters.get("direction") == "outbound"
+{%- endif %}
+{%- if cookiecutter.call_transfer == "yes" %}
+
+    @property
+    def twilio_number(self) -> str | None:
+{%- if cookiecutter.outbound_calls == "yes" %}
+        """This account's own number on the call: the one called, or the one calling out."""
+        return self.from_number if self.is_outbound else self.to_number
+{%- else %}
+        """This account's own number on the call: the one the caller dialed."""
+        return self.to_number
+{%- endif %}
+{%- endif %}
 
 
 async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
@@ -84,7 +100,7 @@ async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
         raise TwilioStreamError(
             f"expected a Twilio Media Stream 'start' message, got a {transport_type!r} handshake"
         )
-    serializer = ForgivingTwilioSerializer(
+    serializer = CallSerializer(
         stream_sid=call_data.stream_id,
         call_sid=call_data.call_id,
         account_sid=account_sid,
@@ -105,5 +121,6 @@ async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
         call_sid=call_data.call_id,
         stream_sid=call_data.stream_id,
         transport=transport,
+        serializer=serializer,
         parameters=dict(call_data.body or {}),
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import DEFAULT_REPLY, FakeOpenAI
 from tests.fakes.twilio_rest import FakeTwilioRest
 
 AGENT_DIR = Path(__file__).resolve().parents[1]
@@ -76,9 +76,14 @@ class Fakes:
     def reset(self) -> None:
         self.caller_will_say()
         self.openai.replies.clear()
+        self.openai.default_reply = DEFAULT_REPLY
         self.openai.failure = None
         self.openai.speech_down = False
         self.cartesia.drop_next = 0
+        self.twilio.failure = None
+        self.openai.chat_requests.clear()
+        self.openai.speech_inputs.clear()
+        self.cartesia.transcripts.clear()
 
 
 def start_fakes(servers: BackgroundServers) -> Fakes:
@@ -96,8 +101,9 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "TWILIO_AUTH_TOKEN": FAKE_TWILIO_AUTH_TOKEN,
         "TWILIO_API_BASE_URL": f"http://{hosts['twilio']}",
         "FAKE_OPENAI_URL": f"http://{hosts['openai']}/v1",
-        # Fail over quickly, so the provider-failure tests stay short.
+        # Fail over quickly, so the failure tests stay short.
         "REPLY_TIMEOUT_SECS": "2",
+        "TWILIO_API_TIMEOUT_SECS": "1",
         **{key: f"fake-{key.lower()}" for key in PROVIDER_KEYS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
     }

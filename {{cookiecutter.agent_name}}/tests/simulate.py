@@ -45,11 +45,11 @@ def save_bot_audio(caller: FakeTwilioCaller, path: Path) -> None:
         position = int((item.at - caller.started_at) * SAMPLE_RATE) * 2
         track.extend(b"\0" * max(0, position - len(track)))
         track.extend(chunk)
-    with wave.open(str(path), "wb") as recording:
-        recording.setnchannels(1)
-        recording.setsampwidth(2)
-        recording.setframerate(SAMPLE_RATE)
-        recording.writeframes(bytes(track))
+    with wave.open(str(path), "wb") as wav_file:
+        wav_file.setnchannels(1)
+        wav_file.setsampwidth(2)
+        wav_file.setframerate(SAMPLE_RATE)
+        wav_file.writeframes(bytes(track))
 
 
 async def converse(url: str, utterances: list[bytes], parameters: dict[str, str], quiet: float) -> tuple:

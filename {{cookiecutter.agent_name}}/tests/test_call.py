@@ -1,10 +1,8 @@
 """Phone calls against the real bot, served both ways, over a real WebSocket, with every peer faked."""
 
 import asyncio
-import itertools
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -12,34 +10,11 @@ from call_control import GOODBYE
 from env_settings import MissingSetting
 from reply_guard import APOLOGY
 from tests.fakes.openai_server import Failure, ToolCall
-from tests.fakes.twilio_caller import FakeTwilioCaller, read_wav
+from tests.fakes.twilio_caller import read_wav
 from tests.harness import FAKE_TWILIO_AUTH_TOKEN
+from tests.phone import AUDIO, QUESTION, hang_ups_for, new_caller, question, requests_for, run, wait_until
 
-AUDIO = Path(__file__).parent / "audio"
-QUESTION = "What time do you open tomorrow?"  # spoken in audio/question.wav
 LONG_REPLY = " ".join(["We are open from nine in the morning until six in the evening."] * 4)
-_call_numbers = itertools.count(1)
-
-
-def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 90))
-
-
-def new_caller(agent, **kwargs) -> FakeTwilioCaller:
-    # A fresh CallSid per call keeps each test's REST requests apart in the shared fake.
-    return FakeTwilioCaller(agent.url, call_sid=f"CA{next(_call_numbers):032d}", **kwargs)
-
-
-def hang_ups_for(fakes, caller) -> list:
-    return [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
-
-
-async def wait_until(condition, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_greeting(agent, fakes):
@@ -59,14 +34,16 @@ def test_greeting(agent, fakes):
 
 def test_conversation(agent, fakes):
     fakes.caller_will_say(QUESTION)
-    fakes.openai.replies = ["Hello, how can I help?", "We open at nine tomorrow."]
+    # Every reply after the greeting is the answer, however many turns the caller's speech makes.
+    fakes.openai.replies = ["Hello, how can I help?"]
+    fakes.openai.default_reply = "We open at nine tomorrow."
 
     async def scenario():
         async with new_caller(agent) as caller:
             await caller.start()
             await caller.wait_for("media")
             await caller.wait_for_quiet()
-            spoke_until = await caller.say(read_wav(AUDIO / "question.wav"))
+            spoke_until = await caller.say(question())
             await caller.wait_for("media", after=spoke_until)
             await caller.hang_up()
             return caller
@@ -93,21 +70,6 @@ def test_barge_in_clears_the_bot_audio(agent, fakes):
 
     caller, speaking_from = run(scenario())
     assert caller.events("clear", after=speaking_from)
-
-
-def test_dtmf_digits_reach_the_llm_as_one_message(agent, fakes):
-    async def scenario():
-        async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            for digit in "1234#":
-                await caller.press(digit)
-            await wait_until(
-                lambda: "The caller entered 1234#" in fakes.openai.user_messages(), what="the DTMF message"
-            )
-            await caller.hang_up()
-
-    run(scenario())
 
 
 def test_caller_hang_up_ends_the_call_cleanly(agent, fakes):
@@ -138,17 +100,17 @@ def test_bot_ended_call_hangs_up_exactly_once(agent, fakes):
             await caller.start()
             await caller.wait_for("media")
             await caller.wait_for_quiet()
-            await caller.say(read_wav(AUDIO / "question.wav"))
+            await caller.say(question())
             await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
             await asyncio.sleep(1.0)  # room for a second, wrong hang-up
             return caller
 
     caller = run(scenario())
     assert GOODBYE in fakes.spoken()
-    hang_ups = hang_ups_for(fakes, caller)
-    assert len(hang_ups) == 1
-    assert hang_ups[0].form == {"Status": "completed"}
-    assert hang_ups[0].username == caller.account_sid
+    # The serializer's auto hang-up is the only one: no second request from the tool.
+    call_updates = [r for r in requests_for(fakes, caller) if r.path.endswith(f"{caller.call_sid}.json")]
+    assert [r.form for r in call_updates] == [{"Status": "completed"}]
+    assert call_updates[0].username == caller.account_sid
 
 
 def test_malformed_frames_do_not_end_the_call(agent, fakes):
@@ -189,7 +151,7 @@ def test_llm_failure_gets_an_apology_not_silence(agent, fakes, failure):
             await caller.wait_for("media")
             await caller.wait_for_quiet()
             fakes.openai.failure = failure
-            spoke_until = await caller.say(read_wav(AUDIO / "question.wav"))
+            spoke_until = await caller.say(question())
             await caller.wait_for("media", after=spoke_until, timeout=20)
             await caller.hang_up()
             return caller
@@ -199,24 +161,24 @@ def test_llm_failure_gets_an_apology_not_silence(agent, fakes, failure):
     assert not caller.events("stop")
 
 
-def test_tts_outage_plays_the_recording_and_ends_politely(agent, fakes):
+def test_tts_outage_plays_the_trouble_prompt_and_ends_politely(agent, fakes):
     fakes.break_tts()
 
     async def scenario():
         async with new_caller(agent) as caller:
             await caller.start()
-            await caller.wait_for("media", count=50, timeout=20)  # a second of the recording
+            await caller.wait_for_audio(2.0)  # the start of the trouble prompt
             await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
             await asyncio.sleep(1.0)
             return caller
 
     caller = run(scenario())
-    assert "playing the bundled recording" in agent.log()
+    assert "playing the technical-trouble prompt" in agent.log()
     assert len(hang_ups_for(fakes, caller)) == 1
 
 
 def test_missing_twilio_credentials_fail_with_a_clear_message(monkeypatch):
-    from twilio_stream import twilio_credentials
+    from env_settings import twilio_credentials
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)

@@ -24,6 +24,6 @@ def test_simulator_saves_the_bot_audio_and_prints_a_timeline(tmp_path):
     assert re.search(r"^\s+\d+ ms  greeting: first bot audio$", result.stdout, re.MULTILINE)
     assert re.search(r"turn 1: first reply audio, latency \d+ ms", result.stdout)
     assert f"bot audio saved to {saved}" in result.stdout
-    with wave.open(str(saved)) as recording:
-        assert recording.getframerate() == 8000
-        assert recording.getnframes() > 8000  # more than a second of the bot talking
+    with wave.open(str(saved)) as wav_file:
+        assert wav_file.getframerate() == 8000
+        assert wav_file.getnframes() > 8000  # more than a second of the bot talking

@@ -207,6 +207,15 @@ class FakeTwilioCaller:
             await asyncio.sleep(0.01)
         return self.events(name, after)
 
+    async def wait_for_audio(self, seconds: float, timeout: float = 20.0) -> None:
+        """Waits until the bot has sent `seconds` of audio in all (its frames vary in length)."""
+        deadline = time.monotonic() + timeout
+        while len(self.bot_audio()) < seconds * SAMPLE_RATE * 2:
+            if time.monotonic() > deadline:
+                heard = len(self.bot_audio()) / SAMPLE_RATE / 2
+                raise TimeoutError(f"only {heard:.1f}s of bot audio within {timeout}s, expected {seconds}s")
+            await asyncio.sleep(0.05)
+
     async def wait_for_quiet(self, seconds: float = 0.6, timeout: float = 20.0) -> float:
         """Waits until the bot has sent no audio for `seconds`: it finished speaking."""
         deadline = time.monotonic() + timeout

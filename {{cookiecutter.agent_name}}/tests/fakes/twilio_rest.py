@@ -1,9 +1,17 @@
-"""A fake Twilio REST API: records every request (method, path, form, auth) and answers like Twilio."""
+"""A fake Twilio REST API: records every request (method, path, form, auth) and answers like Twilio.
 
+It serves the resources the agent uses: Calls (create, update), a call's Recordings, and
+IncomingPhoneNumbers (list, update). `failure` makes matching requests fail or hang.
+"""
+
+import asyncio
 import base64
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 from aiohttp import web
+
+ACCOUNT = r"/2010-04-01/Accounts/{account}"
 
 
 @dataclass
@@ -14,17 +22,70 @@ class TwilioRequest:
     username: str | None
 
 
-class FakeTwilioRest:
-    def __init__(self) -> None:
-        self.requests: list[TwilioRequest] = []
-        self.app = web.Application()
-        self.app.router.add_route("*", "/2010-04-01/{tail:.*}", self.handle)
+@dataclass
+class RestFailure:
+    """Requests whose `METHOD path form-keys` contain `match` get `status` (None: answer) after `delay`."""
 
-    async def handle(self, request: web.Request) -> web.Response:
+    match: str
+    status: int | None = 500
+    delay: float = 0.0
+
+
+@dataclass
+class FakeTwilioRest:
+    numbers: list[dict] = field(default_factory=list)
+    requests: list[TwilioRequest] = field(default_factory=list)
+    failure: RestFailure | None = None
+
+    def __post_init__(self) -> None:
+        self._sids = itertools.count(1)
+        self.app = web.Application(middlewares=[self._record_and_fail])
+        self.app.router.add_post(ACCOUNT + "/Calls.json", self.create_call)
+        self.app.router.add_post(ACCOUNT + "/Calls/{call}.json", self.update_call)
+        self.app.router.add_post(ACCOUNT + "/Calls/{call}/Recordings.json", self.create_recording)
+        self.app.router.add_get(ACCOUNT + "/IncomingPhoneNumbers.json", self.list_numbers)
+        self.app.router.add_post(ACCOUNT + "/IncomingPhoneNumbers/{number}.json", self.update_number)
+
+    @web.middleware
+    async def _record_and_fail(self, request: web.Request, handler):
         form = {key: str(value) for key, value in (await request.post()).items()}
         self.requests.append(TwilioRequest(request.method, request.path, form, _basic_auth_user(request)))
-        sid = request.path.rsplit("/", 1)[-1].removesuffix(".json")
-        return web.json_response({"sid": sid, "status": form.get("Status", "in-progress")})
+        failure = self.failure
+        if failure and failure.match in f"{request.method} {request.path} {sorted(form)}":
+            await asyncio.sleep(failure.delay)
+            if failure.status:
+                error = {"code": 20500, "message": "Injected failure", "status": failure.status}
+                return web.json_response(error, status=failure.status)
+        return await handler(request)
+
+    def _sid(self, prefix: str) -> str:
+        return f"{prefix}{next(self._sids):032d}"
+
+    async def create_call(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        call = {"sid": self._sid("CA"), "to": form.get("To"), "from": form.get("From"), "status": "queued"}
+        return web.json_response(call, status=201)
+
+    async def update_call(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        return web.json_response(
+            {"sid": request.match_info["call"], "status": form.get("Status", "in-progress")}
+        )
+
+    async def create_recording(self, request: web.Request) -> web.Response:
+        recording = {"sid": self._sid("RE"), "call_sid": request.match_info["call"], "status": "in-progress"}
+        return web.json_response(recording, status=201)
+
+    async def list_numbers(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("PhoneNumber")
+        found = [n for n in self.numbers if wanted in (None, n["phone_number"])]
+        return web.json_response({"incoming_phone_numbers": found, "next_page_uri": None, "page": 0})
+
+    async def update_number(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        number = next(n for n in self.numbers if n["sid"] == request.match_info["number"])
+        number.update({"voice_url": form.get("VoiceUrl"), "voice_method": form.get("VoiceMethod")})
+        return web.json_response(number)
 
     def hang_ups(self) -> list[TwilioRequest]:
         return [r for r in self.requests if r.method == "POST" and r.form.get("Status") == "completed"]

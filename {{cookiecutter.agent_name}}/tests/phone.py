@@ -1,0 +1,73 @@
+"""Small helpers the call scenarios share: placing a call, waiting, finding its REST requests."""
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.fakes.twilio_caller import FakeTwilioCaller, read_wav
+from tests.fakes.twilio_rest import RestFailure
+from tests.harness import AGENT_DIR, FAKE_TWILIO_AUTH_TOKEN
+
+AUDIO = Path(__file__).parent / "audio"
+QUESTION = "What time do you open tomorrow?"  # spoken in audio/question.wav
+_call_numbers = itertools.count(1)
+
+
+def question() -> bytes:
+    return read_wav(AUDIO / "question.wav")
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 90))
+
+
+def new_caller(agent, **kwargs) -> FakeTwilioCaller:
+    # A fresh CallSid per call keeps each test's REST requests apart in the shared fake.
+    return FakeTwilioCaller(agent.url, call_sid=f"CA{next(_call_numbers):032d}", **kwargs)
+
+
+def requests_for(fakes, caller) -> list:
+    return [r for r in fakes.twilio.requests if caller.call_sid in r.path]
+
+
+def hang_ups_for(fakes, caller) -> list:
+    return [r for r in fakes.twilio.hang_ups() if caller.call_sid in r.path]
+
+
+async def wait_until(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+INBOUND = {"direction": "inbound", "from_number": "+15550001111", "to_number": "+15550002222"}
+# The ways a Twilio REST request fails: an error answer, or none within TWILIO_API_TIMEOUT_SECS (1 s).
+REST_FAILURES = {
+    "rest-500": {"status": 500},
+    "rest-404": {"status": 404},
+    "rest-timeout": {"status": None, "delay": 3},
+}
+
+
+def rest_failure(name: str, match: str) -> RestFailure:
+    return RestFailure(match=match, **REST_FAILURES[name])
+
+
+def assert_no_secret(text: str, fakes) -> None:
+    provider_keys = [value for key, value in fakes.env.items() if key.endswith("_API_KEY")]
+    for secret in [FAKE_TWILIO_AUTH_TOKEN, *provider_keys]:
+        assert secret not in text
+
+
+def run_command(fakes, *command: str) -> subprocess.CompletedProcess:
+    """Runs one of the agent's commands (`-m number_setup ...`) against the fakes."""
+    env = {**os.environ, **fakes.env, "TWILIO_PHONE_NUMBER": "+15550009999"}
+    return subprocess.run(
+        [sys.executable, *command], cwd=AGENT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )

@@ -1,0 +1,61 @@
+"""Outbound calls: the command places them through REST; the bot lets the callee speak first."""
+
+import asyncio
+
+from tests.fakes.twilio_rest import RestFailure
+from tests.phone import assert_no_secret, new_caller, question, run, run_command
+
+
+def test_outbound_command_places_a_call_with_inline_twiml(fakes):
+    result = run_command(fakes, "-m", "outbound", "+15557654321", "--name", "Alice")
+
+    assert result.returncode == 0, result.stderr
+    created = [r for r in fakes.twilio.requests if r.path.endswith("/Calls.json")][-1]
+    assert created.method == "POST"
+    assert created.form["To"] == "+15557654321"
+    assert created.form["From"] == "+15550009999"
+    assert '<Parameter name="direction" value="outbound" />' in created.form["Twiml"]
+    assert '<Parameter name="callee_name" value="Alice" />' in created.form["Twiml"]
+    assert "api.pipecat.daily.co/ws/twilio" in created.form["Twiml"]
+    assert_no_secret(result.stdout + result.stderr, fakes)
+
+
+def test_outbound_command_can_use_a_twiml_bin(fakes):
+    bin_url = "https://handler.twilio.com/twiml/EH0123456789abcdef?callee_name=Bob"
+    result = run_command(fakes, "-m", "outbound", "+15557654321", "--twiml-bin-url", bin_url)
+
+    assert result.returncode == 0, result.stderr
+    created = [r for r in fakes.twilio.requests if r.path.endswith("/Calls.json")][-1]
+    assert created.form == {"To": "+15557654321", "From": "+15550009999", "Url": bin_url}
+
+
+def test_outbound_command_failure_is_one_line(fakes):
+    fakes.twilio.failure = RestFailure(match="/Calls.json", status=400)
+    result = run_command(fakes, "-m", "outbound", "+15557654321")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: the call was not placed: Twilio answered 400")
+    assert_no_secret(result.stdout + result.stderr, fakes)
+
+
+def test_outbound_call_waits_for_the_callee_to_speak(agent, fakes):
+    fakes.caller_will_say("Hello?")
+    fakes.openai.default_reply = "Hi Alice, this is the clinic calling about your appointment."
+    parameters = {"direction": "outbound", "from_number": "+15550009999", "to_number": "+15557654321"}
+
+    async def scenario():
+        async with new_caller(agent, parameters={**parameters, "callee_name": "Alice"}) as caller:
+            await caller.start()
+            await asyncio.sleep(2.5)
+            llm_runs_before_callee = len(fakes.openai.chat_requests) - llm_runs_at_start
+            spoke_until = await caller.say(question())
+            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await caller.hang_up()
+            return llm_runs_before_callee
+
+    llm_runs_at_start = len(fakes.openai.chat_requests)
+    assert run(scenario()) == 0  # nothing said for the bot until the callee spoke
+    messages = fakes.openai.chat_requests[-1]["messages"]
+    assert any("Alice" in str(message.get("content")) for message in messages)
+    assert "Hi Alice, this is the clinic calling about your appointment." in fakes.spoken()

@@ -1,0 +1,75 @@
+"""transfer_call: the live call is redirected to a <Dial>, and never hung up after it."""
+
+import asyncio
+
+import pytest
+
+from call_control import DEFAULT_TRANSFER_NUMBER, TRANSFER_FAILED, TRANSFERRING
+from tests.fakes.openai_server import ToolCall
+from tests.phone import (
+    INBOUND,
+    QUESTION,
+    REST_FAILURES,
+    assert_no_secret,
+    hang_ups_for,
+    new_caller,
+    question,
+    requests_for,
+    rest_failure,
+    run,
+    wait_until,
+)
+
+
+def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
+    fakes.caller_will_say("Can I talk to a person?")
+    fakes.openai.replies = ["Hello, how can I help?", ToolCall("transfer_call")]
+
+    async def scenario():
+        async with new_caller(agent, parameters=INBOUND) as caller:
+            await caller.start()
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            await caller.say(question())
+            transfer = lambda: [r for r in requests_for(fakes, caller) if "Twiml" in r.form]  # noqa: E731
+            await wait_until(transfer, timeout=20, what="the transfer request")
+            await asyncio.sleep(2.0)  # room for a wrong hang-up after the transfer
+            return caller
+
+    caller = run(scenario())
+    call_path = f"/2010-04-01/Accounts/{caller.account_sid}/Calls/{caller.call_sid}.json"
+    updates = [r for r in requests_for(fakes, caller) if r.path == call_path]
+    assert len(updates) == 1 and set(updates[0].form) == {"Twiml"}
+    twiml = updates[0].form["Twiml"]
+    assert f'<Dial callerId="{INBOUND["to_number"]}">{DEFAULT_TRANSFER_NUMBER}</Dial>' in twiml
+    assert hang_ups_for(fakes, caller) == []
+    assert TRANSFERRING in fakes.spoken()
+    assert "transferred to" in agent.log()
+
+
+@pytest.mark.parametrize("failure_name", REST_FAILURES)
+def test_failed_transfer_is_told_and_the_call_goes_on(agent, fakes, failure_name):
+    fakes.caller_will_say("Can I talk to a person?", QUESTION)
+    fakes.openai.replies = ["Hello, how can I help?", ToolCall("transfer_call"), "We open at nine."]
+    fakes.twilio.failure = rest_failure(failure_name, match="Twiml")
+
+    async def scenario():
+        async with new_caller(agent, parameters=INBOUND) as caller:
+            await caller.start()
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            await caller.say(question())
+            await wait_until(lambda: TRANSFER_FAILED in fakes.spoken(), timeout=20, what="the apology")
+            await caller.wait_for_quiet(timeout=20)
+            spoke_until = await caller.say(question())
+            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await caller.hang_up()
+            return caller
+
+    caller = run(scenario())
+    assert len(fakes.openai.chat_requests) >= 3  # the call went on: the caller's next turn reached the LLM
+    tool_results = [message["content"] for message in fakes.openai.tool_results()]
+    assert any('"transferred": false' in result for result in tool_results), tool_results
+    assert f"transfer to {DEFAULT_TRANSFER_NUMBER} failed" in agent.log()
+    assert not [r for r in hang_ups_for(fakes, caller) if r.form.get("Status") != "completed"]
+    assert_no_secret(agent.log(), fakes)
