@@ -50,7 +50,8 @@ def problems(answers: dict) -> list[str]:
         if answers[option] not in ("yes", "no"):
             found.append(f"{option} {answers[option]!r} must be yes or no")
     if not E164.match(str(answers["transfer_number"])):
-        found.append(f"transfer_number {answers['transfer_number']!r} is not an E.164 number such as +15555550100")
+        number = answers["transfer_number"]
+        found.append(f"transfer_number {number!r} is not an E.164 number such as +15555550100")
     min_agents = str(answers["min_agents"])
     if not min_agents.isdigit() or int(min_agents) > 50:
         found.append(f"min_agents {min_agents!r} must be a whole number from 0 to 50")
