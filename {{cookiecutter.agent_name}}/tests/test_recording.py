@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.fakes.twilio_caller import SAMPLE_RATE, read_wav, to_line_audio
+from tests.harness import AGENT_DIR
 from tests.phone import (
     INBOUND,
     REST_FAILURES,
@@ -29,6 +31,10 @@ def test_recording_starts_in_twilio_after_the_notice(agent, fakes):
             return caller
 
     caller = run(scenario())
+    # The caller first hears the bundled notice, sample for sample (after μ-law on the line).
+    notice = read_wav(AGENT_DIR / "audio" / "recording_notice.wav")
+    half_a_second = SAMPLE_RATE  # bytes of 16-bit audio
+    assert caller.bot_audio()[:half_a_second] == to_line_audio(notice)[:half_a_second]
     recordings = recordings_for(fakes, caller)
     assert len(recordings) == 1
     assert recordings[0].method == "POST"

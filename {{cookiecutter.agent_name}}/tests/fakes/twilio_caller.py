@@ -45,6 +45,11 @@ def to_line_rate(pcm16: bytes, sample_rate: int) -> bytes:
     return audioop.ratecv(pcm16, 2, 1, sample_rate, SAMPLE_RATE, None)[0]
 
 
+def to_line_audio(pcm16: bytes) -> bytes:
+    """8 kHz PCM as the other end hears it after μ-law encoding on the line."""
+    return audioop.ulaw2lin(audioop.lin2ulaw(pcm16, 2), 2)
+
+
 def media_pcm(message: dict) -> bytes:
     """The 8 kHz 16-bit PCM inside a `media` message."""
     return audioop.ulaw2lin(base64.b64decode(message["media"]["payload"]), 2)
