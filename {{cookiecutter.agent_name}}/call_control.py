@@ -12,13 +12,19 @@ Ending a call hangs up through the Twilio serializer's REST request, exactly onc
 
 import asyncio
 import os
+import re
+import time
 {%- endif %}
 
 from loguru import logger
+{%- if cookiecutter.call_transfer == "yes" %}
+from pipecat.adapters.llm.schemas.direct_function import tool_options
+{%- endif %}
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
 {%- if cookiecutter.call_transfer == "yes" %}
+    BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
 {%- endif %}
     EndWorkerFrame,
@@ -48,8 +54,22 @@ TRANSFERRING = "Please hold while I transfer you to a colleague."
 TRANSFER_FAILED = "I'm sorry, I couldn't transfer you right now. Can I help you with anything else?"
 # Set at generation; the TRANSFER_NUMBER variable overrides it without a rebuild.
 DEFAULT_TRANSFER_NUMBER = "{{ cookiecutter.transfer_number }}"
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# The bot counts as done talking once it has been quiet this long: the TTS may pause between
+# the LLM's last sentence and the hold message.
+QUIET_SECS = 0.8
+HOLD_MESSAGE_TIMEOUT_SECS = 15
 {%- endif %}
 NO_LLM_RUN = FunctionCallResultProperties(run_llm=False)
+{%- if cookiecutter.call_transfer == "yes" %}
+
+
+def uninterruptible_speech(text: str) -> TTSSpeakFrame:
+    """Words the caller must hear in full, even if they talk or press a key meanwhile."""
+    frame = TTSSpeakFrame(text)
+    frame.interruptible = False
+    return frame
+{%- endif %}
 
 
 class CallControl:
@@ -58,7 +78,8 @@ class CallControl:
     def __init__(self, call: TwilioCall) -> None:
         self._call = call
 {%- if cookiecutter.call_transfer == "yes" %}
-        self._bot_finished_speaking = asyncio.Event()
+        self._bot_speaking = False
+        self._bot_stopped_at = 0.0
 {%- endif %}
 
     def tools(self) -> ToolsSchema:
@@ -85,13 +106,23 @@ class CallControl:
 {%- if cookiecutter.call_transfer == "yes" %}
 
     def watch(self, worker: PipelineWorker) -> None:
-        """Follows the pipeline: a transfer waits until the caller has heard the bot's last words."""
-        worker.add_reached_downstream_filter((BotStoppedSpeakingFrame,))
+        """Follows when the bot speaks, so a transfer can wait until the caller heard the hold message."""
+        worker.add_reached_downstream_filter((BotStartedSpeakingFrame, BotStoppedSpeakingFrame))
 
         @worker.event_handler("on_frame_reached_downstream")
-        async def bot_stopped_speaking(worker, frame):
-            if isinstance(frame, BotStoppedSpeakingFrame):
-                self._bot_finished_speaking.set()
+        async def bot_speech_changed(worker, frame):
+            self._bot_speaking = isinstance(frame, BotStartedSpeakingFrame)
+            if not self._bot_speaking:
+                self._bot_stopped_at = time.monotonic()
+
+    async def _wait_until_spoken(self, since: float) -> None:
+        deadline = since + HOLD_MESSAGE_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            stopped = not self._bot_speaking and self._bot_stopped_at > since
+            if stopped and time.monotonic() - self._bot_stopped_at >= QUIET_SECS:
+                return
+            await asyncio.sleep(0.05)
+        logger.warning(f"Call {self._call.call_sid}: transferring before the hold message finished")
 {%- endif %}
 
     async def end_call(self, params: FunctionCallParams) -> None:
@@ -103,20 +134,21 @@ class CallControl:
         await params.llm.push_frame(EndWorkerFrame(reason="end_call tool"))
 {%- if cookiecutter.call_transfer == "yes" %}
 
+    # The caller may talk over the hold message, or press a key: neither may cancel the transfer.
+    @tool_options(cancel_on_interruption=False)
     async def transfer_call(self, params: FunctionCallParams) -> None:
         number = os.getenv("TRANSFER_NUMBER", "").strip() or DEFAULT_TRANSFER_NUMBER
-        self._bot_finished_speaking.clear()
-        await params.llm.push_frame(TTSSpeakFrame(TRANSFERRING))
+        asked_at = time.monotonic()
+        await params.llm.push_frame(uninterruptible_speech(TRANSFERRING))
+        await self._wait_until_spoken(since=asked_at)
         try:
-            await asyncio.wait_for(self._bot_finished_speaking.wait(), timeout=15)
-        except TimeoutError:
-            logger.warning(f"Call {self._call.call_sid}: transferring before the hold message finished")
-        try:
+            if not E164.match(number):
+                raise TwilioRequestError(f"{number!r} is not an E.164 number (check TRANSFER_NUMBER)")
             await redirect_call(self._call.call_sid, dial_twiml(number, caller_id=self._call.twilio_number))
         except TwilioRequestError as error:
             logger.warning(f"Call {self._call.call_sid}: transfer to {number} failed: {error}")
             await params.result_callback({"transferred": False, "error": str(error)}, properties=NO_LLM_RUN)
-            await params.llm.push_frame(TTSSpeakFrame(TRANSFER_FAILED))
+            await params.llm.push_frame(uninterruptible_speech(TRANSFER_FAILED))
             return
         logger.info(f"Call {self._call.call_sid}: transferred to {number}")
         # Twilio now runs the <Dial>: ending the pipeline must not hang the transferred caller up.

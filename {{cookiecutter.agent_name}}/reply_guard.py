@@ -7,6 +7,7 @@ TTS itself is down: it plays the bundled technical-trouble prompt and ends the c
 
 import asyncio
 import os
+import time
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -16,7 +17,9 @@ from pipecat.frames.frames import (
     EndWorkerFrame,
     ErrorFrame,
     Frame,
+    FunctionCallInProgressFrame,
     LLMContextFrame,
+    OutputAudioRawFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
 )
@@ -26,6 +29,14 @@ from audio_prompts import audio_prompt
 
 APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
 REPLY_TIMEOUT_SECS = float(os.getenv("REPLY_TIMEOUT_SECS", "6"))
+# Nothing more to wait for: the bot talks, the caller talks, a tool runs, or the call ends.
+REPLY_UNDER_WAY = (
+    BotStartedSpeakingFrame,
+    UserStartedSpeakingFrame,
+    FunctionCallInProgressFrame,
+    EndFrame,
+    CancelFrame,
+)
 
 
 class ReplyGuard(FrameProcessor):
@@ -36,36 +47,42 @@ class ReplyGuard(FrameProcessor):
         self._timeout_secs = timeout_secs
         self._timer: asyncio.Task | None = None
         self._apologized = False
+        self._prompts_end_at = 0.0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
-            self._arm()
-        elif isinstance(frame, (BotStartedSpeakingFrame, UserStartedSpeakingFrame, EndFrame, CancelFrame)):
-            self._disarm()
+            await self._arm()
+        elif isinstance(frame, OutputAudioRawFrame) and direction == FrameDirection.DOWNSTREAM:
+            # A bundled prompt on its way out: nobody waits for a reply while it plays.
+            seconds = len(frame.audio) / (2 * frame.num_channels * frame.sample_rate)
+            self._prompts_end_at = max(self._prompts_end_at, time.monotonic()) + seconds
+        elif isinstance(frame, REPLY_UNDER_WAY):
+            await self._disarm()
             if isinstance(frame, BotStartedSpeakingFrame):
                 self._apologized = False
         elif isinstance(frame, ErrorFrame) and self._timer:
             logger.warning(f"A provider failed while the caller waited for a reply: {frame.error}")
-            self._disarm()
+            await self._disarm()
             await self._recover()
         await self.push_frame(frame, direction)
 
     async def cleanup(self):
-        self._disarm()
+        await self._disarm()
         await super().cleanup()
 
-    def _arm(self) -> None:
-        self._disarm()
+    async def _arm(self) -> None:
+        await self._disarm()
         self._timer = self.create_task(self._wait_for_speech())
 
-    def _disarm(self) -> None:
+    async def _disarm(self) -> None:
         if self._timer:
-            self._timer.cancel()
-            self._timer = None
+            timer, self._timer = self._timer, None
+            if timer is not asyncio.current_task():
+                await self.cancel_task(timer)
 
     async def _wait_for_speech(self) -> None:
-        await asyncio.sleep(self._timeout_secs)
+        await asyncio.sleep(self._timeout_secs + max(0.0, self._prompts_end_at - time.monotonic()))
         self._timer = None
         logger.warning(f"No reply audio {self._timeout_secs}s after the caller finished")
         await self._recover()
@@ -76,7 +93,7 @@ class ReplyGuard(FrameProcessor):
         if not self._apologized:
             self._apologized = True
             await self.push_frame(TTSSpeakFrame(APOLOGY))
-            self._arm()
+            await self._arm()
             return
         logger.error("The TTS is silent too: playing the technical-trouble prompt and ending the call")
         await self.push_frame(audio_prompt("technical_trouble"))

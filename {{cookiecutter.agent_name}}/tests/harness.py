@@ -27,6 +27,15 @@ from tests.fakes.twilio_rest import FakeTwilioRest
 AGENT_DIR = Path(__file__).resolve().parents[1]
 FAKE_ACCOUNT_SID = "AC" + "0" * 32
 FAKE_TWILIO_AUTH_TOKEN = "fake-twilio-auth-token-d41d8cd9"
+# Variables from a developer's shell that would steer the agent away from the fakes.
+DEVELOPER_SETTINGS = (
+    "_API_KEY",
+    "_BASE_URL",
+    "_PHONE_NUMBER",
+    "TRANSFER_NUMBER",
+    "TWILIO_EDGE",
+    "TWILIO_REGION",
+)
 
 # Chosen providers whose protocol a local fake speaks: their endpoint variable is pointed at it.
 PROVIDER_ENDPOINTS = {
@@ -75,7 +84,8 @@ class Fakes:
 
     def reset(self) -> None:
         self.caller_will_say()
-        self.openai.replies.clear()
+        self.openai.answers.clear()
+        self.openai.greeting = None
         self.openai.default_reply = DEFAULT_REPLY
         self.openai.failure = None
         self.openai.speech_down = False
@@ -130,7 +140,7 @@ class AgentServer:
     def start(cls, mode: str, env: dict[str, str], log_path: Path) -> "AgentServer":
         port = free_port()
         # Keys and endpoints come only from the fakes, never from the developer's shell.
-        base_env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+        base_env = {k: v for k, v in os.environ.items() if not k.endswith(DEVELOPER_SETTINGS)}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
                 [sys.executable, *server_command(mode, port)],

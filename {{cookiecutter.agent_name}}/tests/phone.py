@@ -69,5 +69,11 @@ def run_command(fakes, *command: str) -> subprocess.CompletedProcess:
     """Runs one of the agent's commands (`-m number_setup ...`) against the fakes."""
     env = {**os.environ, **fakes.env, "TWILIO_PHONE_NUMBER": "+15550009999"}
     return subprocess.run(
-        [sys.executable, *command], cwd=AGENT_DIR, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, *command],
+        cwd=AGENT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,  # no terminal, as in CI: nothing may wait for an answer
     )

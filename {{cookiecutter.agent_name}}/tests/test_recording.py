@@ -21,7 +21,7 @@ def recordings_for(fakes, caller) -> list:
     return [r for r in requests_for(fakes, caller) if r.path.endswith("/Recordings.json")]
 
 
-def test_recording_starts_in_twilio_after_the_notice(agent, fakes):
+def test_recording_starts_in_twilio_as_the_notice_plays(agent, fakes):
     async def scenario():
         async with new_caller(agent, parameters=INBOUND) as caller:
             await caller.start()
@@ -50,7 +50,8 @@ def test_failed_recording_leaves_the_call_up(agent, fakes, failure_name):
     async def scenario():
         async with new_caller(agent, parameters=INBOUND) as caller:
             await caller.start()
-            await wait_until(lambda: "recording did not start" in agent.log(), what="the log line")
+            logged = f"Call {caller.call_sid}: recording did not start"
+            await wait_until(lambda: logged in agent.log(), what="the log line")
             await caller.wait_for_audio(2.5)
             await caller.hang_up()
             return caller

@@ -33,7 +33,10 @@ class Failure:
 
 class FakeOpenAI:
     def __init__(self) -> None:
-        self.replies: list[str | ToolCall] = []
+        # Replies keyed by what the caller last said, so a straggling request from an earlier call
+        # cannot take another call's scripted reply. The greeting is the reply to no caller words.
+        self.answers: dict[str, str | ToolCall] = {}
+        self.greeting: str | None = None
         self.default_reply = DEFAULT_REPLY
         self.failure: Failure | None = None
         self.speech_down = False
@@ -53,7 +56,7 @@ class FakeOpenAI:
             if self.failure and self.failure.status:
                 error = {"error": {"message": "injected failure", "type": "server_error"}}
                 return web.json_response(error, status=self.failure.status)
-        reply = self.replies.pop(0) if self.replies else self.default_reply
+        reply = self.reply_to(body.get("messages", []))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         if isinstance(reply, ToolCall):
@@ -75,6 +78,16 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    def reply_to(self, messages: list[dict]) -> str | ToolCall:
+        said = [
+            m.get("content")
+            for m in messages
+            if m.get("role") == "user" and isinstance(m.get("content"), str)
+        ]
+        if not said:
+            return self.greeting or self.default_reply
+        return self.answers.get(said[-1], self.default_reply)
 
     @staticmethod
     async def _event(response: web.StreamResponse, body: dict, delta: dict, finish_reason=None) -> None:
