@@ -18,7 +18,7 @@ from pathlib import Path
 ANSWERS = json.loads(r"""
 {{ cookiecutter | tojson }}
 """)
-PLACEHOLDER_ORGANIZATION = "your-organization"
+PLACEHOLDER_ORGANIZATION = ANSWERS["_placeholder_organization"]
 # Built in two pieces so that cookiecutter does not read the pattern itself as a Jinja tag.
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{" + r"%-?\s")
 
@@ -151,11 +151,23 @@ def pipecat_cloud_organizations() -> list[str] | None:
 def organization_advice(answers: dict) -> list[str]:
     if answers["organization"] != PLACEHOLDER_ORGANIZATION:
         return []
-    fix = f"replace {PLACEHOLDER_ORGANIZATION!r} in SERVICE_HOST in twiml.py and run `python twiml.py`"
+    fix = f"replace {PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in twiml.py and run `python twiml.py`"
     organizations = pipecat_cloud_organizations()
     if organizations:
         return [f"Your Pipecat Cloud organizations: {', '.join(organizations)}; {fix} with yours."]
     return [f"The organization is still a placeholder: run `pipecat cloud organizations list`, then {fix}."]
+
+
+def deploy(root: Path, name: str) -> None:
+    """Runs the agent's own deploy command; generation succeeds even when it cannot deploy yet."""
+    # On a terminal deploy.py shows its plan and asks; without one, the explicit deploy=yes answers.
+    confirmation = [] if sys.stdin.isatty() else ["--yes"]
+    print("Deploying to Pipecat Cloud with deploy.py:", flush=True)
+    command = [sys.executable, "deploy.py", *confirmation]
+    result = subprocess.run(command, cwd=root, stderr=subprocess.PIPE, text=True)
+    if result.returncode:
+        reason = (result.stderr.strip().splitlines() or ["deploy.py failed"])[-1].removeprefix("error: ")
+        print(f"Not deployed: {reason}. Deploy later with: cd {name} && uv run deploy.py")
 
 
 def main() -> None:
@@ -181,8 +193,10 @@ def main() -> None:
         print(line)
     print(
         f"Next: cd {name} && cp .env.example .env (fill in the keys), uv sync && uv run pytest, "
-        "then follow README.md to deploy and connect a Twilio number."
+        "then uv run deploy.py and connect a Twilio number (README.md)."
     )
+    if ANSWERS["deploy"] == "yes":
+        deploy(root, name)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def problems(answers: dict) -> list[str]:
         )
     elif any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
         found.append("system_prompt contains control characters")
-    for option in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls"):
+    for option in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "deploy"):
         # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
         if answers[option] not in ("yes", "no"):
             found.append(f"{option} {answers[option]!r} must be yes or no")

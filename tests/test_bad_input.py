@@ -30,6 +30,7 @@ BAD_ANSWERS = {
     "transfer-number-not-e164": ("transfer_number", "555-0100"),
     "transfer-number-closing-tag": ("transfer_number", "+1555</Dial>"),
     "option-not-yes-or-no": ("call_transfer", "maybe"),
+    "deploy-not-yes-or-no": ("deploy", "sure"),
     "min-agents-negative": ("min_agents", "-1"),
     "min-agents-word": ("min_agents", "one"),
 }

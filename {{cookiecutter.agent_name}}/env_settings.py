@@ -1,6 +1,22 @@
+{%- set catalog = cookiecutter._providers -%}
+{%- set required = namespace(names=["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]) -%}
+{%- for kind in ["stt", "llm", "tts"] %}
+{%- set provider = catalog[kind][cookiecutter[kind]] %}
+{%- set required.names = required.names + [provider.api_key] %}
+{%- for field, setting in provider.settings.items() if "default" not in setting %}
+{%- set required.names = required.names + [setting.env] %}
+{%- endfor %}
+{%- endfor -%}
 """Reads the agent's settings from the environment, failing with one clear line when one is missing."""
 
 import os
+
+# The variables no call can start without; .env.example marks the same ones "required".
+REQUIRED_SETTINGS = (
+{%- for name in required.names | unique %}
+    "{{ name }}",
+{%- endfor %}
+)
 
 
 class MissingSetting(RuntimeError):

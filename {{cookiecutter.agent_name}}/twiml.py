@@ -1,15 +1,25 @@
 """Every TwiML document the agent uses, built in one place.
 
 `python twiml.py` writes the TwiML Bins in twiml/{% if cookiecutter.outbound_calls == "yes" or cookiecutter.call_transfer == "yes" %} from the same functions the agent uses inline{% endif %}.
-Change SERVICE_HOST or STREAM_URL here, then run it again.
+Change ORGANIZATION or STREAM_URL here, then run it again.
 """
 
 from pathlib import Path
 from xml.etree import ElementTree
 
-# The region's Pipecat Cloud endpoint and this agent's `agent.organization` name on it.
-STREAM_URL = "wss://{% if cookiecutter.region != 'us-west' %}{{ cookiecutter.region }}.{% endif %}api.pipecat.daily.co/ws/twilio"
-SERVICE_HOST = "{{ cookiecutter.agent_name }}.{{ cookiecutter.organization }}"
+# Your Pipecat Cloud organization (`pipecat cloud organizations list`); deploy.py deploys to it too.
+ORGANIZATION = "{{ cookiecutter.organization }}"
+
+
+def stream_url(region: str) -> str:
+    """Pipecat Cloud's Twilio endpoint in `region`; the us-west host has no region prefix."""
+    host = "api.pipecat.daily.co" if region == "us-west" else f"{region}.api.pipecat.daily.co"
+    return f"wss://{host}/ws/twilio"
+
+
+# The agent's region's endpoint, and the agent's `agent.organization` name there.
+STREAM_URL = stream_url("{{ cookiecutter.region }}")
+SERVICE_HOST = f"{{ cookiecutter.agent_name }}.{ORGANIZATION}"
 
 # TwiML Bins fill in {% raw %}{{From}}{% endraw %}-style placeholders per call; the bot reads these as call.parameters.
 INBOUND_BIN_PARAMETERS = {"direction": "inbound", "from_number": "{% raw %}{{From}}{% endraw %}", "to_number": "{% raw %}{{To}}{% endraw %}"}
