@@ -14,6 +14,7 @@ SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_AGENT_NAME = 54
 MAX_SYSTEM_PROMPT = 4000
+MAX_GREETING = 300
 
 
 def problems(answers: dict) -> list[str]:
@@ -45,6 +46,11 @@ def problems(answers: dict) -> list[str]:
         )
     elif any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
         found.append("system_prompt contains control characters")
+    greeting = str(answers["greeting"])
+    if not greeting.strip():
+        found.append("greeting is empty: write what the bot says when it answers")
+    elif len(greeting) > MAX_GREETING or any(ord(ch) < 32 for ch in greeting):
+        found.append(f"greeting must be one line of at most {MAX_GREETING} characters")
     for option in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "deploy"):
         # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
         if answers[option] not in ("yes", "no"):

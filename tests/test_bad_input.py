@@ -27,6 +27,8 @@ BAD_ANSWERS = {
     "prompt-template-tag": ("system_prompt", "{% if true %}x{% endif %}"),
     "prompt-blank": ("system_prompt", "   "),
     "prompt-control-character": ("system_prompt", "bell \x07 ring"),
+    "greeting-blank": ("greeting", "  "),
+    "greeting-newline": ("greeting", "Hello\nthere"),
     "transfer-number-not-e164": ("transfer_number", "555-0100"),
     "transfer-number-closing-tag": ("transfer_number", "+1555</Dial>"),
     "option-not-yes-or-no": ("call_transfer", "maybe"),

@@ -4,51 +4,78 @@ On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws and calls 
 call. Locally, `python bot.py -t twilio -x <public-host>` serves the same `bot()` on port 7860.
 """
 
+import asyncio
 from pathlib import Path
 
 from loguru import logger
-from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.frames.frames import LLMRunFrame
+from pipecat.frames.frames import TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 {%- if cookiecutter.dtmf_input == "yes" %}
 from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 {%- endif %}
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import (
-    LLMContextAggregatorPair,
-    LLMUserAggregatorParams,
-)
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.runner.types import WebSocketRunnerArguments
 from pipecat.workers.runner import WorkerRunner
-{% if cookiecutter.call_recording == "yes" %}
+
+import greeting
+import turn_models
+{%- if cookiecutter.call_recording == "yes" %}
 from audio_prompts import audio_prompt
 {%- endif %}
 from call_control import CallControl
 from providers import create_llm, create_stt, create_tts
 from reply_guard import ReplyGuard
-from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call
+from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call{% if cookiecutter.call_recording == "yes" %}, send_audio_now{% endif %}
 
 SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
-GREETING_INSTRUCTION = "The caller just connected. Greet them in one short sentence and ask how you can help."
+GREETED = "A caller just connected, and you greeted them with the next message. Help with what they say."
 {%- if cookiecutter.outbound_calls == "yes" %}
 CALLEE_INSTRUCTION = (
     "You placed this call to {name}. Wait for them to answer, then say who you are and why you are calling."
 )
 {%- endif %}
 
+# Both turn-taking models load once, when the server starts, rather than inside the first call.
+turn_models.load()
+_warm_up: asyncio.Task | None = None
+
+
+async def readyz() -> bool:
+    """Pipecat Cloud sends calls here once this is true: the greeting is cached, or live TTS takes over."""
+    global _warm_up
+    if _warm_up is None:
+        _warm_up = asyncio.create_task(greeting.synthesize(create_tts))
+    return _warm_up.done()
+
+
+def warm_up_before_serving() -> None:
+    """The development runner has no readiness probe, so it synthesizes the greeting before it serves."""
+    asyncio.run(greeting.synthesize(create_tts))
+
 
 async def bot(runner_args: WebSocketRunnerArguments):
     call = await accept_twilio_call(runner_args.websocket)
     logger.info(f"Call {call.call_sid} started (parameters: {sorted(call.parameters)})")
+{%- if cookiecutter.call_recording == "yes" %}
+    # The notice plays before anything else is said; the recording itself runs in Twilio.
+    await send_audio_now(call, audio_prompt("recording_notice").audio)
+{%- endif %}
+{%- if cookiecutter.outbound_calls == "yes" %}
+    # The caller hears the greeting now, while the pipeline is still being built.
+    greeted = not call.is_outbound and await greeting.send_cached(call)
+{%- else %}
+    # The caller hears the greeting now, while the pipeline is still being built.
+    greeted = await greeting.send_cached(call)
+{%- endif %}
     control = CallControl(call)
 
     stt, llm, tts = create_stt(), create_llm(SYSTEM_PROMPT), create_tts()
     context = LLMContext(tools=control.tools())
+    # Silero VAD plus smart-turn v3 (pipecat's default turn taking) decide when the caller is done.
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
-        context,
-        # Silero VAD plus the default smart-turn v3 detector decide when the caller is done.
-        user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()),
+        context, user_params=turn_models.user_turn_params()
     )
     transport = call.transport
     pipeline = Pipeline(
@@ -64,6 +91,8 @@ async def bot(runner_args: WebSocketRunnerArguments):
             ReplyGuard(),
             llm,
             tts,
+            # Until a greeting is cached, the first one spoken live is kept for later calls.
+            *([] if greeting.cached_audio() else [greeting.GreetingCapture()]),
             transport.output(),
             assistant_aggregator,
         ]
@@ -81,23 +110,25 @@ async def bot(runner_args: WebSocketRunnerArguments):
     control.watch(worker)
 {%- endif %}
 
+    async def greet() -> None:
+        context.add_message({"role": "developer", "content": GREETED})
+        if greeted:
+            context.add_message({"role": "assistant", "content": greeting.GREETING})
+        else:
+            # No cached greeting yet: speak it live (the assistant aggregator adds it to the context).
+            await worker.queue_frames([TTSSpeakFrame(greeting.GREETING)])
+
     @transport.event_handler("on_client_connected")
     async def start_conversation(transport, websocket):
-{%- if cookiecutter.call_recording == "yes" %}
-        # The notice plays before anything else is said; the recording itself runs in Twilio.
-        await worker.queue_frames([audio_prompt("recording_notice")])
-{%- endif %}
 {%- if cookiecutter.outbound_calls == "yes" %}
         if call.is_outbound:
             # The bot placed this call: the callee speaks first ("Hello?"), and its reply follows.
             name = call.parameters.get("callee_name") or "the person who answers"
             context.add_message({"role": "developer", "content": CALLEE_INSTRUCTION.format(name=name)})
         else:
-            context.add_message({"role": "developer", "content": GREETING_INSTRUCTION})
-            await worker.queue_frames([LLMRunFrame()])
+            await greet()
 {%- else %}
-        context.add_message({"role": "developer", "content": GREETING_INSTRUCTION})
-        await worker.queue_frames([LLMRunFrame()])
+        await greet()
 {%- endif %}
 {%- if cookiecutter.call_recording == "yes" %}
         await control.start_recording()
@@ -116,4 +147,5 @@ async def bot(runner_args: WebSocketRunnerArguments):
 if __name__ == "__main__":
     from pipecat.runner.run import main
 
+    warm_up_before_serving()
     main()

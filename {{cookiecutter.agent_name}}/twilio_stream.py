@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fastapi import WebSocket
 from loguru import logger
-from pipecat.frames.frames import {% if cookiecutter.call_transfer == "yes" %}CancelFrame, EndFrame, {% endif %}Frame
+from pipecat.frames.frames import {% if cookiecutter.call_transfer == "yes" %}CancelFrame, EndFrame, {% endif %}Frame, OutputAudioRawFrame
 from pipecat.runner.utils import parse_telephony_websocket
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import (
@@ -22,6 +22,7 @@ from pipecat.transports.websocket.fastapi import (
 from env_settings import twilio_credentials
 
 TWILIO_SAMPLE_RATE = 8000
+FRAME_BYTES = TWILIO_SAMPLE_RATE * 2 // 50  # 20 ms of 16-bit audio, the size of Twilio's own frames
 
 
 class TwilioStreamError(RuntimeError):
@@ -61,6 +62,7 @@ class CallSerializer(TwilioFrameSerializer):
 class TwilioCall:
     call_sid: str
     stream_sid: str
+    websocket: WebSocket
     transport: FastAPIWebsocketTransport
     serializer: CallSerializer
     parameters: dict[str, str] = field(default_factory=dict)
@@ -120,7 +122,15 @@ async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
     return TwilioCall(
         call_sid=call_data.call_id,
         stream_sid=call_data.stream_id,
+        websocket=websocket,
         transport=transport,
         serializer=serializer,
         parameters=dict(call_data.body or {}),
     )
+
+
+async def send_audio_now(call: TwilioCall, pcm: bytes) -> None:
+    """Sends 8 kHz 16-bit audio straight to Twilio, which plays it in order and drops it on `clear`."""
+    for start in range(0, len(pcm), FRAME_BYTES):
+        frame = OutputAudioRawFrame(pcm[start : start + FRAME_BYTES], TWILIO_SAMPLE_RATE, 1)
+        await call.websocket.send_text(await call.serializer.serialize(frame))

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +87,6 @@ class Fakes:
     def reset(self) -> None:
         self.caller_will_say()
         self.openai.answers.clear()
-        self.openai.greeting = None
         self.openai.default_reply = DEFAULT_REPLY
         self.openai.failure = None
         self.openai.speech_down = False
@@ -151,6 +152,8 @@ class AgentServer:
             )
         server = cls(f"ws://127.0.0.1:{port}/ws", log_path, process)
         server.wait_until_listening(port)
+        if mode == "cloud":
+            server.wait_until_ready(port)
         return server
 
     def wait_until_listening(self, port: int, timeout: float = 60) -> None:
@@ -164,6 +167,18 @@ class AgentServer:
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"the agent server did not listen on port {port} within {timeout}s")
+
+    def wait_until_ready(self, port: int, timeout: float = 60) -> None:
+        """Pipecat Cloud routes calls to an agent only once its /readyz answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
+                    return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"the agent was not ready within {timeout}s:\n{self.log()[-3000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text()

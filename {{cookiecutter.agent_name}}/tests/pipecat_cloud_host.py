@@ -1,5 +1,8 @@
 """Serves bot() the way the Pipecat Cloud base image does: accept the WebSocket at /ws, then call bot().
 
+Like the base image it answers GET /readyz from bot.readyz(); the platform routes calls only once
+that is ready, and tests.harness waits for it the same way.
+
 Run: python -m tests.pipecat_cloud_host --port 8080
 """
 
@@ -7,18 +10,23 @@ import argparse
 import uuid
 
 import uvicorn
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Response, WebSocket
 from pipecatcloud.agent import WebSocketSessionArguments
 
-from bot import bot
+import bot as bot_module
 
 app = FastAPI()
+
+
+@app.get("/readyz")
+async def readyz() -> Response:
+    return Response(status_code=200 if await bot_module.readyz() else 503)
 
 
 @app.websocket("/ws")
 async def twilio_stream(websocket: WebSocket) -> None:
     await websocket.accept()
-    await bot(WebSocketSessionArguments(websocket=websocket, session_id=str(uuid.uuid4())))
+    await bot_module.bot(WebSocketSessionArguments(websocket=websocket, session_id=str(uuid.uuid4())))
 
 
 if __name__ == "__main__":

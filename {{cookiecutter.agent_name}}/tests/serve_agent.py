@@ -51,4 +51,5 @@ if __name__ == "__main__":
         from pipecat.runner.run import main
 
         sys.argv = ["bot.py", "-t", "twilio", "--host", "127.0.0.1", "--port", str(args.port)]
+        bot_module.warm_up_before_serving()
         main()

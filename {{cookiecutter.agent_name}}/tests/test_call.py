@@ -8,6 +8,7 @@ import pytest
 
 from call_control import GOODBYE
 from env_settings import MissingSetting
+from greeting import GREETING
 from reply_guard import APOLOGY
 from tests.fakes.openai_server import Failure, ToolCall
 from tests.fakes.twilio_caller import read_wav
@@ -27,8 +28,9 @@ def test_greeting(agent, fakes):
 
     caller, media = run(scenario())
     assert all(item.message["streamSid"] == caller.stream_sid for item in media)
+    # The greeting was synthesized when the server warmed up: this call plays it without the TTS.
     assert len(caller.bot_audio()) > 0
-    assert "Hello, thanks for calling. How can I help you today?" in " ".join(fakes.spoken())
+    assert GREETING not in fakes.spoken()
     assert APOLOGY not in fakes.spoken()
 
 
@@ -53,17 +55,20 @@ def test_conversation(agent, fakes):
 
 
 def test_barge_in_clears_the_bot_audio(agent, fakes):
-    fakes.caller_will_say("Sorry, wait a moment please.")
-    fakes.openai.greeting = LONG_REPLY
+    fakes.caller_will_say(QUESTION, "Sorry, wait a moment please.")
+    fakes.openai.answers = {QUESTION: LONG_REPLY}
 
     async def scenario():
         async with new_caller(agent) as caller:
             await caller.start()
-            first = await caller.wait_for("media")
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            spoke_until = await caller.say(question())
+            await caller.wait_for("media", after=spoke_until, timeout=20)
             await asyncio.sleep(1.0)  # well into a reply that lasts several seconds
             speaking_from = time.monotonic()
             await caller.say(read_wav(AUDIO / "interruption.wav"))
-            await caller.wait_for("clear", after=first[0].at)
+            await caller.wait_for("clear", after=speaking_from)
             await caller.hang_up()
             return caller, speaking_from
 
@@ -114,12 +119,16 @@ def test_bot_ended_call_hangs_up_exactly_once(agent, fakes):
 
 
 def test_malformed_frames_do_not_end_the_call(agent, fakes):
-    fakes.openai.greeting = LONG_REPLY
+    fakes.caller_will_say(QUESTION)
+    fakes.openai.answers = {QUESTION: LONG_REPLY}
 
     async def scenario():
         async with new_caller(agent) as caller:
             await caller.start()
             await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            spoke_until = await caller.say(question())
+            await caller.wait_for("media", after=spoke_until, timeout=20)
             junk = [
                 "{not json",
                 json.dumps({"event": "no-such-event", "streamSid": caller.stream_sid}),
@@ -129,7 +138,7 @@ def test_malformed_frames_do_not_end_the_call(agent, fakes):
             for frame in junk:
                 await caller.send(frame)
             junk_sent_at = time.monotonic()
-            # The long greeting is still playing: more of it must arrive after the junk.
+            # The long reply is still playing: more of it must arrive after the junk.
             await caller.wait_for("media", after=junk_sent_at + 0.3)
             await caller.hang_up()
         return caller
@@ -162,12 +171,16 @@ def test_llm_failure_gets_an_apology_not_silence(agent, fakes, failure):
 
 
 def test_tts_outage_plays_the_trouble_prompt_and_ends_politely(agent, fakes):
-    fakes.break_tts()
+    fakes.caller_will_say(QUESTION)
 
     async def scenario():
         async with new_caller(agent) as caller:
             await caller.start()
-            await caller.wait_for_audio(2.0)  # the start of the trouble prompt
+            await caller.wait_for("media")  # the cached greeting needs no TTS
+            await caller.wait_for_quiet()
+            fakes.break_tts()
+            spoke_until = await caller.say(question())
+            await caller.wait_for("media", after=spoke_until, timeout=20)  # the trouble prompt
             await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
             await asyncio.sleep(1.0)
             return caller

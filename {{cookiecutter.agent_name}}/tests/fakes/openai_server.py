@@ -13,7 +13,7 @@ from aiohttp import web
 
 from tests.fakes.audio import has_speech, tone
 
-DEFAULT_REPLY = "Hello, thanks for calling. How can I help you today?"
+DEFAULT_REPLY = "Sure, I can help with that."
 SPEECH_SAMPLE_RATE = 24000  # OpenAI's speech endpoint always answers with 24 kHz PCM.
 
 
@@ -34,9 +34,8 @@ class Failure:
 class FakeOpenAI:
     def __init__(self) -> None:
         # Replies keyed by what the caller last said, so a straggling request from an earlier call
-        # cannot take another call's scripted reply. The greeting is the reply to no caller words.
+        # cannot take another call's scripted reply.
         self.answers: dict[str, str | ToolCall] = {}
-        self.greeting: str | None = None
         self.default_reply = DEFAULT_REPLY
         self.failure: Failure | None = None
         self.speech_down = False
@@ -85,9 +84,7 @@ class FakeOpenAI:
             for m in messages
             if m.get("role") == "user" and isinstance(m.get("content"), str)
         ]
-        if not said:
-            return self.greeting or self.default_reply
-        return self.answers.get(said[-1], self.default_reply)
+        return self.answers.get(said[-1], self.default_reply) if said else self.default_reply
 
     @staticmethod
     async def _event(response: web.StreamResponse, body: dict, delta: dict, finish_reason=None) -> None:

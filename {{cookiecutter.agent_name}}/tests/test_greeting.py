@@ -1,0 +1,96 @@
+"""The greeting is synthesized once per process, then played at once; live TTS covers a failed warm-up.
+
+Each test starts a server of its own, so "once per process" is counted from the process's start.
+These tests check behaviour, not timing: bench/ in the template repository measures the speed.
+"""
+
+import pytest
+
+from greeting import GREETING
+from tests.harness import AgentServer
+from tests.phone import QUESTION, new_caller, question, run, wait_until
+
+
+def greeting_call(server, say: bytes | None = None):
+    """One call: returns the caller, once the bot's greeting (and its answer to `say`) are done."""
+
+    async def scenario():
+        async with new_caller(server) as caller:
+            await caller.start()
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            if say:
+                spoke_until = await caller.say(say)
+                await caller.wait_for("media", after=spoke_until, timeout=20)
+                await caller.wait_for_quiet()
+            await caller.hang_up()
+            return caller
+
+    return run(scenario())
+
+
+@pytest.fixture
+def fresh_server(fakes, tmp_path):
+    started = []
+
+    def start(mode: str) -> AgentServer:
+        started.append(AgentServer.start(mode, fakes.env, tmp_path / f"{mode}.log"))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", ["cloud", "local"])
+def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, fakes, mode):
+    fakes.caller_will_say(QUESTION)
+    server = fresh_server(mode)  # warms up: readyz on Pipecat Cloud, before serving locally
+    assert fakes.spoken() == [GREETING]
+    assert "Greeting cached" in server.log()
+
+    first = greeting_call(server, say=question())
+    second = greeting_call(server)
+
+    assert fakes.spoken().count(GREETING) == 1  # no call synthesized it again
+    greeting_bytes = len(second.bot_audio())
+    assert greeting_bytes > 0
+    assert first.bot_audio()[:greeting_bytes] == second.bot_audio()
+    # The LLM knows what the caller heard: the greeting is its own first message.
+    [request] = fakes.openai.chat_requests
+    assert {"role": "assistant", "content": GREETING} in request["messages"]
+    assert QUESTION in fakes.openai.user_messages()
+
+
+def test_a_failed_warm_up_falls_back_to_live_tts_and_caches_that(fresh_server, fakes):
+    fakes.break_tts()
+    server = fresh_server("cloud")  # still becomes ready: a call must never wait on the warm-up
+    assert "Greeting not synthesized at warm-up" in server.log()
+    fakes.reset()  # the text-to-speech provider is back
+
+    live = greeting_call(server)
+    assert fakes.spoken() == [GREETING]  # spoken live in the call
+    run(wait_until(lambda: "Greeting cached" in server.log(), what="the live greeting to be kept"))
+    cached = greeting_call(server)
+
+    assert fakes.spoken() == [GREETING]  # not synthesized again
+    # The same greeting both times (live audio may have passed a different resampler on its way).
+    assert len(cached.bot_audio()) > 0
+    assert abs(len(live.bot_audio()) - len(cached.bot_audio())) <= 0.15 * len(cached.bot_audio())
+
+
+def test_talking_over_the_cached_greeting_clears_it(agent, fakes):
+    fakes.caller_will_say("Sorry, one moment.")
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            greeting_sent = await caller.wait_for("media")
+            # Twilio is still playing the greeting it buffered; the caller talks over it.
+            await caller.say(question())
+            await caller.wait_for("clear", after=greeting_sent[0].at)
+            await caller.hang_up()
+            return caller
+
+    caller = run(scenario())
+    assert caller.events("clear")

@@ -1,0 +1,52 @@
+"""The shared-model analyzers decide exactly like pipecat's own, and keep each call's state apart."""
+
+import asyncio
+
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+from tests.phone import question
+from turn_models import SharedSileroVADAnalyzer, SharedSmartTurnAnalyzerV3, user_turn_params
+
+SAMPLE_RATE = 8000
+
+
+def windows(audio: bytes, size: int) -> list[bytes]:
+    return [audio[i : i + size] for i in range(0, len(audio) - size + 1, size)]
+
+
+def test_vad_confidences_match_pipecats_silero_call_by_call():
+    speech = question()
+    other_call = speech[::-1]  # a second call with different audio, fed in between
+    stock, stock_other = SileroVADAnalyzer(), SileroVADAnalyzer()
+    shared, shared_other = SharedSileroVADAnalyzer(), SharedSileroVADAnalyzer()
+    for analyzer in (stock, stock_other, shared, shared_other):
+        analyzer.set_sample_rate(SAMPLE_RATE)
+    size = stock.num_frames_required() * 2
+
+    for mine, theirs in zip(windows(speech, size), windows(other_call, size), strict=True):
+        assert shared.voice_confidence(mine) == stock.voice_confidence(mine)
+        assert shared_other.voice_confidence(theirs) == stock_other.voice_confidence(theirs)
+    assert shared._model.session is shared_other._model.session  # one model in memory
+
+
+def test_turn_decisions_match_pipecats_smart_turn():
+    async def decide(analyzer) -> tuple:
+        analyzer.set_sample_rate(SAMPLE_RATE)
+        for chunk in windows(question(), 320):
+            analyzer.append_audio(chunk, is_speech=True)
+        analyzer.append_audio(bytes(320), is_speech=False)
+        state, metrics = await analyzer.analyze_end_of_turn()
+        return state, getattr(metrics, "probability", None)
+
+    stock = asyncio.run(decide(LocalSmartTurnAnalyzerV3()))
+    shared = asyncio.run(decide(SharedSmartTurnAnalyzerV3()))
+    assert shared == stock
+    assert SharedSmartTurnAnalyzerV3()._session is SharedSmartTurnAnalyzerV3()._session
+
+
+def test_each_call_gets_its_own_analyzers():
+    first, second = user_turn_params(), user_turn_params()
+    assert first.vad_analyzer is not second.vad_analyzer
+    [first_stop], [second_stop] = first.user_turn_strategies.stop, second.user_turn_strategies.stop
+    assert first_stop is not second_stop

@@ -1,0 +1,68 @@
+"""Silero VAD and smart-turn v3, loaded once per process and shared by every call.
+
+pipecat builds a new ONNX session for each analyzer: about 60 ms per call on 2 cores, and one more
+copy of both models in memory per call. An ONNX session is stateless and safe to share between
+threads, so each call here gets its own analyzers (their per-call state: the VAD's recurrent state
+and buffers, smart-turn's audio buffer and timers) over the two sessions loaded at import. The
+models, their parameters and the turn detection are exactly pipecat's defaults.
+"""
+
+import copy
+from functools import cache
+
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+
+@cache
+def _loaded_vad() -> SileroVADAnalyzer:
+    return SileroVADAnalyzer()
+
+
+@cache
+def _loaded_smart_turn() -> LocalSmartTurnAnalyzerV3:
+    return LocalSmartTurnAnalyzerV3()
+
+
+class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+    """pipecat's Silero VAD with its own state over the process's one model session."""
+
+    def __init__(self) -> None:
+        # Mirrors SileroVADAnalyzer.__init__ (pipecat 1.14) minus the model load; test_turn_models checks it.
+        VADAnalyzer.__init__(self)
+        self._model = copy.copy(_loaded_vad()._model)
+        self._model.reset_states()
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
+
+
+class SharedSmartTurnAnalyzerV3(LocalSmartTurnAnalyzerV3):
+    """pipecat's smart-turn v3 with its own audio buffer over the process's one model session."""
+
+    def __init__(self) -> None:
+        # Mirrors LocalSmartTurnAnalyzerV3.__init__ (pipecat 1.14) minus the model load.
+        loaded = _loaded_smart_turn()
+        BaseSmartTurn.__init__(self)
+        self._log_data = loaded._log_data
+        self._session = loaded._session
+
+
+def load() -> None:
+    """Loads both models now (server start) rather than in the first call."""
+    _loaded_vad()
+    _loaded_smart_turn()
+
+
+def user_turn_params() -> LLMUserAggregatorParams:
+    """Silero VAD plus smart-turn v3, pipecat's default turn taking, for one call."""
+    return LLMUserAggregatorParams(
+        vad_analyzer=SharedSileroVADAnalyzer(),
+        user_turn_strategies=UserTurnStrategies(
+            stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzerV3())]
+        ),
+    )
