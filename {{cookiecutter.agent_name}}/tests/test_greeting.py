@@ -4,8 +4,12 @@ Each test starts a server of its own, so "once per process" is counted from the 
 These tests check behaviour, not timing: bench/ in the template repository measures the speed.
 """
 
-import pytest
+import asyncio
 
+import pytest
+from loguru import logger
+
+from env_settings import MissingSetting
 from greeting import GREETING
 from tests.harness import AgentServer
 from tests.phone import QUESTION, new_caller, question, run, wait_until
@@ -94,3 +98,21 @@ def test_talking_over_the_cached_greeting_clears_it(agent, fakes):
 
     caller = run(scenario())
     assert caller.events("clear")
+
+
+def test_a_missing_setting_does_not_stop_the_warm_up(monkeypatch):
+    import bot
+
+    def missing_key(*_args):
+        raise MissingSetting(
+            "SOME_API_KEY is not set: add it to .env (see .env.example) or to the secret set"
+        )
+
+    monkeypatch.setattr(bot, "create_stt", missing_key)
+    errors = []
+    handler = logger.add(errors.append, level="ERROR")
+    try:
+        asyncio.run(bot.warm_up())  # the server still starts; each call names the missing key
+    finally:
+        logger.remove(handler)
+    assert any("Not warmed up: SOME_API_KEY is not set" in message for message in errors)
