@@ -25,10 +25,10 @@ import turn_models
 from audio_prompts import audio_prompt
 {%- endif %}
 from call_control import CallControl
-from env_settings import MissingSetting
 from providers import create_llm, create_stt, create_tts
 from reply_guard import ReplyGuard
 from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call{% if cookiecutter.call_recording == "yes" %}, send_audio_now{% endif %}
+from warm_up import warm_up
 
 SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
 GREETED = "A caller just connected, and you greeted them with the next message. Help with what they say."
@@ -43,28 +43,17 @@ turn_models.load()
 _warm_up: asyncio.Task | None = None
 
 
-async def warm_up() -> None:
-    """What the first call would otherwise pay for: the services' first set-up, and the greeting."""
-    try:
-        # The first construction imports and initializes most of each provider's SDK (over 100 ms).
-        create_stt(), create_llm(SYSTEM_PROMPT)
-    except MissingSetting as error:
-        logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
-        return
-    await greeting.synthesize(create_tts)
-
-
 async def readyz() -> bool:
     """Pipecat Cloud sends calls here once this is true: after the warm-up, whatever its outcome."""
     global _warm_up
     if _warm_up is None:
-        _warm_up = asyncio.create_task(warm_up())
+        _warm_up = asyncio.create_task(warm_up(create_stt, create_llm, create_tts, SYSTEM_PROMPT))
     return _warm_up.done()
 
 
 def warm_up_before_serving() -> None:
     """The development runner has no readiness probe, so the warm-up runs before it serves."""
-    asyncio.run(warm_up())
+    asyncio.run(warm_up(create_stt, create_llm, create_tts, SYSTEM_PROMPT))
 
 
 async def bot(runner_args: WebSocketRunnerArguments):

@@ -26,5 +26,6 @@ def agent(request, fakes, tmp_path_factory):
     server = AgentServer.start(
         request.param, fakes.env, tmp_path_factory.mktemp("logs") / f"{request.param}.log"
     )
+    fakes.reset()  # the warm-up's requests belong to no test
     yield server
     server.stop()

@@ -13,6 +13,7 @@ from env_settings import MissingSetting
 from greeting import GREETING
 from tests.harness import AgentServer
 from tests.phone import QUESTION, new_caller, question, run, wait_until
+from warm_up import warm_up
 
 
 def greeting_call(server, say: bytes | None = None):
@@ -52,6 +53,7 @@ def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, 
     server = fresh_server(mode)  # warms up: readyz on Pipecat Cloud, before serving locally
     assert fakes.spoken() == [GREETING]
     assert "Greeting cached" in server.log()
+    assert len(fakes.openai.chat_requests) == 1  # the warm-up's one short LLM request
 
     first = greeting_call(server, say=question())
     second = greeting_call(server)
@@ -61,7 +63,9 @@ def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, 
     assert greeting_bytes > 0
     assert first.bot_audio()[:greeting_bytes] == second.bot_audio()
     # The LLM knows what the caller heard: the greeting is its own first message.
-    [request] = fakes.openai.chat_requests
+    [request] = [
+        r for r in fakes.openai.chat_requests if {"role": "user", "content": QUESTION} in r["messages"]
+    ]
     assert {"role": "assistant", "content": GREETING} in request["messages"]
     assert QUESTION in fakes.openai.user_messages()
 
@@ -100,19 +104,17 @@ def test_talking_over_the_cached_greeting_clears_it(agent, fakes):
     assert caller.events("clear")
 
 
-def test_a_missing_setting_does_not_stop_the_warm_up(monkeypatch):
-    import bot
-
+def test_a_missing_setting_does_not_stop_the_warm_up():
     def missing_key(*_args):
         raise MissingSetting(
             "SOME_API_KEY is not set: add it to .env (see .env.example) or to the secret set"
         )
 
-    monkeypatch.setattr(bot, "create_stt", missing_key)
     errors = []
     handler = logger.add(errors.append, level="ERROR")
     try:
-        asyncio.run(bot.warm_up())  # the server still starts; each call names the missing key
+        # The server still starts; each call then stops with the line that names the key.
+        asyncio.run(warm_up(missing_key, missing_key, missing_key, "system prompt"))
     finally:
         logger.remove(handler)
     assert any("Not warmed up: SOME_API_KEY is not set" in message for message in errors)

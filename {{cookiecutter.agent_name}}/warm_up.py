@@ -1,0 +1,52 @@
+"""What the first call in a process would otherwise pay for, done before calls arrive.
+
+Measured on 2 cores with instant fake providers (bench/ in the template repository): the first
+construction of the STT and LLM services costs about 180 ms (imports and one-time set-up inside
+their SDKs), and the first LLM reply about 80 ms more (the SDK builds its response models on first
+use). Then the greeting is synthesized. Pipecat Cloud runs this from readyz(); the development
+runner runs it before it serves. It costs one short LLM request per process.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+from loguru import logger
+from pipecat.frames.frames import EndFrame, LLMContextFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.llm_service import LLMService
+from pipecat.workers.runner import WorkerRunner
+
+import greeting
+from env_settings import MissingSetting
+
+FIRST_REPLY_TIMEOUT_SECS = 15
+
+
+async def warm_up(
+    create_stt: Callable,
+    create_llm: Callable[[str], LLMService],
+    create_tts: Callable,
+    system_prompt: str,
+) -> None:
+    try:
+        create_stt()
+        llm = create_llm(system_prompt)
+    except MissingSetting as error:
+        logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
+        return
+    await asyncio.gather(first_reply(llm), greeting.synthesize(create_tts))
+
+
+async def first_reply(llm: LLMService) -> None:
+    """One short LLM request, so the SDK's first-request set-up is done before a caller waits on it."""
+    context = LLMContext([{"role": "user", "content": "Reply with the single word: ready"}])
+    worker = PipelineWorker(Pipeline([llm]), idle_timeout_secs=None)
+    await worker.queue_frames([LLMContextFrame(context), EndFrame()])
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    try:
+        await asyncio.wait_for(runner.run(), FIRST_REPLY_TIMEOUT_SECS)
+    except Exception as error:  # a provider problem here shows again, and is handled, in the calls
+        logger.warning(f"LLM warm-up request failed ({type(error).__name__}: {error})")
