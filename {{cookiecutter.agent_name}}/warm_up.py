@@ -1,10 +1,12 @@
-"""What the first call in a process would otherwise pay for, done before calls arrive.
+"""What a call would otherwise wait for, done before calls arrive.
 
 Measured on 2 cores with instant fake providers (bench/ in the template repository): the first
 construction of the STT and LLM services costs about 180 ms (imports and one-time set-up inside
 their SDKs), and the first LLM reply about 80 ms more (the SDK builds its response models on first
-use). Then the greeting is synthesized. Pipecat Cloud runs this from readyz(); the development
-runner runs it before it serves. It costs one short LLM request per process.
+use). Later constructions still take about 40 ms (each SDK client sets up TLS), so the next call's
+services are built ahead too: at warm-up, and again when a call ends. Pipecat Cloud runs warm_up()
+from readyz(); the development runner runs it before it serves. It costs one short LLM request per
+process.
 """
 
 import asyncio
@@ -31,12 +33,38 @@ async def warm_up(
     system_prompt: str,
 ) -> None:
     try:
-        create_stt()
         llm = create_llm(system_prompt)
+        create_stt()  # its first construction is the slow one
     except MissingSetting as error:
         logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
         return
+    prepare_services(create_stt, create_llm, create_tts, system_prompt)
     await asyncio.gather(first_reply(llm), greeting.synthesize(create_tts))
+
+
+class _Prepared:
+    services: tuple | None = None
+
+
+def prepare_services(
+    create_stt: Callable, create_llm: Callable, create_tts: Callable, system_prompt: str
+) -> None:
+    """Builds the next call's STT, LLM and TTS now, so that call does not wait for them."""
+    try:
+        _Prepared.services = (create_stt(), create_llm(system_prompt), create_tts())
+    except MissingSetting:
+        _Prepared.services = None  # the call itself then stops with the line that names the key
+
+
+def take_services(
+    create_stt: Callable, create_llm: Callable, create_tts: Callable, system_prompt: str
+) -> tuple:
+    """The services built ahead for this call, else new ones (a missing key raises MissingSetting here)."""
+    services, _Prepared.services = _Prepared.services, None
+    if services:
+        logger.info("Using the services built before this call")
+        return services
+    return create_stt(), create_llm(system_prompt), create_tts()
 
 
 async def first_reply(llm: LLMService) -> None:
