@@ -2,13 +2,12 @@
 
 Measured on 2 cores with instant fake providers (bench/ in the template repository): the first
 construction of the STT and LLM services costs about 180 ms (imports and one-time set-up inside
-their SDKs), and the first LLM reply about 80 ms more (the SDK builds its response models on first
-use). Later constructions still take about 40 ms (each SDK client sets up TLS), so the next call's
-services are built ahead too: at warm-up, and again when a call ends. Pipecat Cloud runs warm_up()
-from readyz(); the development runner runs it before it serves. It costs one short LLM request per
-process.
+their SDKs), the first LLM reply about 80 ms more (the SDK builds its response models on first use),
+and the STT's first connection imports its streaming client. Later constructions still take about
+40 ms (each SDK client sets up TLS), so the next call's services are built ahead too: at warm-up,
+and again when a call ends. Pipecat Cloud runs warm_up() from readyz(); the development runner runs
+it before it serves. It costs one short LLM request and one STT connection per process.
 """
-
 import asyncio
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
 from pipecat.workers.runner import WorkerRunner
 
 import greeting
@@ -33,13 +33,12 @@ async def warm_up(
     system_prompt: str,
 ) -> None:
     try:
-        llm = create_llm(system_prompt)
-        create_stt()  # its first construction is the slow one
+        stt, llm = create_stt(), create_llm(system_prompt)
     except MissingSetting as error:
         logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
         return
     prepare_services(create_stt, create_llm, create_tts, system_prompt)
-    await asyncio.gather(first_reply(llm), greeting.synthesize(create_tts))
+    await asyncio.gather(first_use(stt, llm), greeting.synthesize(create_tts))
 
 
 class _Prepared:
@@ -67,14 +66,15 @@ def take_services(
     return create_stt(), create_llm(system_prompt), create_tts()
 
 
-async def first_reply(llm: LLMService) -> None:
-    """One short LLM request, so the SDK's first-request set-up is done before a caller waits on it."""
+async def first_use(stt: STTService, llm: LLMService) -> None:
+    """The STT connects once (no audio) and the LLM answers one short request, so their SDKs' first-use
+    set-up is done before a caller waits on it."""
     context = LLMContext([{"role": "user", "content": "Reply with the single word: ready"}])
-    worker = PipelineWorker(Pipeline([llm]), idle_timeout_secs=None)
+    worker = PipelineWorker(Pipeline([stt, llm]), idle_timeout_secs=None)
     await worker.queue_frames([LLMContextFrame(context), EndFrame()])
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
     try:
         await asyncio.wait_for(runner.run(), FIRST_REPLY_TIMEOUT_SECS)
     except Exception as error:  # a provider problem here shows again, and is handled, in the calls
-        logger.warning(f"LLM warm-up request failed ({type(error).__name__}: {error})")
+        logger.warning(f"STT and LLM warm-up failed ({type(error).__name__}: {error})")
