@@ -1,0 +1,170 @@
+"""The two bots under test: how each is generated, pointed at the fakes, and served."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = Path(__file__).with_name("probe.py")
+
+ANCHOR_INIT = [
+    *("pipecat", "init", "anchor", "--no-context-hub", "--bot-type", "telephony", "--transport", "twilio"),
+    *("--mode", "cascade", "--stt", "deepgram_stt", "--llm", "openai_llm", "--tts", "cartesia_tts"),
+]
+# The only edits to the benchmark's copy of the anchor's bot.py, each (original, replacement): its
+# Deepgram, Cartesia and Twilio REST endpoints are fixed in code, and the fakes live on loopback.
+# OpenAI needs no edit: the openai SDK reads OPENAI_BASE_URL. The variables are the ones our agent reads.
+ANCHOR_PATCHES = [
+    (
+        'DeepgramSTTService(api_key=os.getenv("DEEPGRAM_API_KEY"))',
+        'DeepgramSTTService(api_key=os.getenv("DEEPGRAM_API_KEY"), base_url=os.environ["DEEPGRAM_BASE_URL"])',
+    ),
+    (
+        'api_key=os.getenv("CARTESIA_API_KEY"),',
+        'api_key=os.getenv("CARTESIA_API_KEY"), url=os.environ["CARTESIA_BASE_URL"],',
+    ),
+    ("https://api.twilio.com/2010-04-01", "{os.environ['TWILIO_API_BASE_URL']}/2010-04-01"),
+]
+ANCHOR_PATCH_NOTE = (
+    "anchor patch (benchmark's copy of bot.py only): DeepgramSTTService(base_url=$DEEPGRAM_BASE_URL), "
+    "CartesiaTTSService(url=$CARTESIA_BASE_URL), get_call_info's Twilio REST host -> $TWILIO_API_BASE_URL; "
+    "OpenAI via OPENAI_BASE_URL, which the openai SDK reads (no patch)"
+)
+
+
+def timed_run(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return elapsed
+
+
+def export_template(revision: str, workdir: Path) -> Path:
+    """The template as committed at `revision`, so a run can measure a fixed version, not the working tree."""
+    target = workdir / f"template-{revision}"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def generate_ours(template: Path, workdir: Path) -> tuple[Path, float]:
+    """Our default agent, rendered, checked and linted by the template's hooks; returns (agent, seconds)."""
+    output = Path(tempfile.mkdtemp(dir=workdir, prefix="ours-"))
+    # Keep the user's ~/.cookiecutter_replay untouched: the replay of a benchmark run is not theirs.
+    config = output / "cookiecutter.yaml"
+    config.write_text(f"cookiecutters_dir: {output / 'cookiecutters'}\nreplay_dir: {output / 'replay'}\n")
+    command = ["cookiecutter", str(template), "--no-input", "-o", str(output), "--config-file", str(config)]
+    seconds = timed_run(command, output)
+    agent_dir = next(path for path in output.iterdir() if (path / "bot.py").exists())
+    return agent_dir, seconds
+
+
+def generate_anchor(workdir: Path) -> tuple[Path, float]:
+    """A `pipecat init` Twilio bot with the same providers; returns (its server folder, seconds)."""
+    output = Path(tempfile.mkdtemp(dir=workdir, prefix="anchor-"))
+    seconds = timed_run(ANCHOR_INIT, output)
+    return output / "anchor" / "server", seconds
+
+
+def patch_anchor(server_dir: Path) -> None:
+    bot_file = server_dir / "bot.py"
+    source = bot_file.read_text()
+    for original, replacement in ANCHOR_PATCHES:
+        if source.count(original) != 1:
+            raise RuntimeError(f"the anchor's bot.py changed: {original!r} is not there exactly once")
+        source = source.replace(original, replacement)
+    bot_file.write_text(source)
+
+
+@dataclass
+class Server:
+    """One bot served by pipecat's development runner, `python bot.py -t twilio`, under bench/probe.py."""
+
+    process: subprocess.Popen
+    url: str
+    cold_start: float
+    events_path: Path
+    log_path: Path
+
+    def events(self, name: str) -> list[dict]:
+        lines = self.events_path.read_text().splitlines()
+        return [event for event in map(json.loads, lines) if event["event"] == name]
+
+    def memory_mb(self, field: str) -> float:
+        """A /proc/PID/status memory field in MB: VmRSS now, or VmHWM, the peak RSS so far."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server has used so far (/proc/PID/stat fields 14 and 15)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text()[-3000:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def serve(bot_dir: Path, env: dict[str, str], name: str) -> Server:
+    """Starts the bot's server; cold start = process start until its port accepts connections."""
+    port = free_port()
+    events_path = bot_dir / f"bench-{name}-{port}.events.jsonl"
+    log_path = bot_dir / f"bench-{name}-{port}.log"
+    command = [
+        sys.executable,
+        str(PROBE),
+        "bot.py",
+        "-t",
+        "twilio",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with open(log_path, "w") as log:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            command,
+            cwd=bot_dir,
+            env={**env, "BENCH_EVENTS": str(events_path)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    while not port_open(port):
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} server exited early:\n{log_path.read_text()[-3000:]}")
+        if time.monotonic() - started > 60:
+            process.kill()
+            raise TimeoutError(f"{name} server did not listen within 60 s")
+        time.sleep(0.005)
+    cold_start = time.monotonic() - started
+    return Server(process, f"ws://127.0.0.1:{port}/ws", cold_start, events_path, log_path)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
