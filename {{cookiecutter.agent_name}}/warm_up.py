@@ -8,6 +8,7 @@ and the STT's first connection imports its streaming client. Later constructions
 and again when a call ends. Pipecat Cloud runs warm_up() from readyz(); the development runner runs
 it before it serves. It costs one short LLM request and one STT connection per process.
 """
+
 import asyncio
 from collections.abc import Callable
 
