@@ -28,7 +28,7 @@ from call_control import CallControl
 from providers import create_llm, create_stt, create_tts
 from reply_guard import ReplyGuard
 from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call{% if cookiecutter.call_recording == "yes" %}, send_audio_now{% endif %}
-from warm_up import prepare_services, take_services, warm_up
+from warm_up import call_ended, take_services, warm_up
 
 SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
 GREETED = "A caller just connected, and you greeted them with the next message. Help with what they say."
@@ -142,9 +142,11 @@ async def bot(runner_args: WebSocketRunnerArguments):
 
     runner = WorkerRunner(handle_sigint=runner_args.handle_sigint)
     await runner.add_workers(worker)
-    await runner.run()
-    # The call is over: build the next call's services now rather than when it arrives.
-    prepare_services(create_stt, create_llm, create_tts, SYSTEM_PROMPT)
+    try:
+        await runner.run()
+    finally:
+        # The next call's services are built now, rather than when it arrives.
+        call_ended(create_stt, create_llm, create_tts, SYSTEM_PROMPT)
     logger.info(f"Call {call.call_sid} ended")
 
 

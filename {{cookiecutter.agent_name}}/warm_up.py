@@ -5,8 +5,9 @@ construction of the STT and LLM services costs about 180 ms (imports and one-tim
 their SDKs), the first LLM reply about 80 ms more (the SDK builds its response models on first use),
 and the STT's first connection imports its streaming client. Later constructions still take about
 40 ms (each SDK client sets up TLS), so the next call's services are built ahead too: at warm-up,
-and again when a call ends. Pipecat Cloud runs warm_up() from readyz(); the development runner runs
-it before it serves. It costs one short LLM request and one STT connection per process.
+and when the last call in progress ends. Pipecat Cloud runs warm_up() from readyz(); the
+development runner runs it before it serves. It costs one short LLM request and one STT connection
+per process.
 """
 
 import asyncio
@@ -44,6 +45,7 @@ async def warm_up(
 
 class _Prepared:
     services: tuple | None = None
+    calls = 0  # calls in progress in this process
 
 
 def prepare_services(
@@ -60,6 +62,7 @@ def take_services(
     create_stt: Callable, create_llm: Callable, create_tts: Callable, system_prompt: str
 ) -> tuple:
     """The services built ahead for this call, else new ones (a missing key raises MissingSetting here)."""
+    _Prepared.calls += 1
     services, _Prepared.services = _Prepared.services, None
     if services:
         logger.info("Using the services built before this call")
@@ -79,3 +82,10 @@ async def first_use(stt: STTService, llm: LLMService) -> None:
         await asyncio.wait_for(runner.run(), FIRST_REPLY_TIMEOUT_SECS)
     except Exception as error:  # a provider problem here shows again, and is handled, in the calls
         logger.warning(f"STT and LLM warm-up failed ({type(error).__name__}: {error})")
+
+
+def call_ended(create_stt: Callable, create_llm: Callable, create_tts: Callable, system_prompt: str) -> None:
+    """Builds the next call's services once no call is left; during calls it would stall their audio."""
+    _Prepared.calls -= 1
+    if _Prepared.calls == 0:
+        prepare_services(create_stt, create_llm, create_tts, system_prompt)
