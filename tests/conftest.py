@@ -42,6 +42,7 @@ BUILD_PIPELINE = """
 import asyncio, json, sys
 import bot
 from providers import create_llm, create_stt, create_tts
+from warm_up import take_services
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -49,7 +50,8 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair, LLMUserAggregatorParams)
 
 async def main():
-    stt, llm, tts = create_stt(), create_llm(bot.SYSTEM_PROMPT), create_tts()
+    # Built like a call builds them: on the worker thread, off the event loop's thread.
+    stt, llm, tts = await take_services(create_stt, create_llm, create_tts, bot.SYSTEM_PROMPT)
     user, assistant = LLMContextAggregatorPair(
         LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
     Pipeline([stt, user, llm, tts, assistant])

@@ -28,7 +28,7 @@ from call_control import CallControl
 from providers import create_llm, create_stt, create_tts
 from reply_guard import ReplyGuard
 from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call{% if cookiecutter.call_recording == "yes" %}, send_audio_now{% endif %}
-from warm_up import call_ended, take_services, warm_up
+from warm_up import take_services, warm_up
 
 SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
 GREETED = "A caller just connected, and you greeted them with the next message. Help with what they say."
@@ -72,7 +72,7 @@ async def bot(runner_args: WebSocketRunnerArguments):
 {%- endif %}
     control = CallControl(call)
 
-    stt, llm, tts = take_services(create_stt, create_llm, create_tts, SYSTEM_PROMPT)
+    stt, llm, tts = await take_services(create_stt, create_llm, create_tts, SYSTEM_PROMPT)
     context = LLMContext(tools=control.tools())
     # Silero VAD plus smart-turn v3 (pipecat's default turn taking) decide when the caller is done.
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
@@ -142,11 +142,7 @@ async def bot(runner_args: WebSocketRunnerArguments):
 
     runner = WorkerRunner(handle_sigint=runner_args.handle_sigint)
     await runner.add_workers(worker)
-    try:
-        await runner.run()
-    finally:
-        # The next call's services are built now, rather than when it arrives.
-        call_ended(create_stt, create_llm, create_tts, SYSTEM_PROMPT)
+    await runner.run()
     logger.info(f"Call {call.call_sid} ended")
 
 

@@ -58,8 +58,8 @@ def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, 
     first = greeting_call(server, say=question())
     run(wait_until(lambda: f"Call {first.call_sid} ended" in server.log(), what="the first call to end"))
     second = greeting_call(server)
-    # Both calls ran on services built before they arrived: at warm-up, then when the first call ended.
-    assert server.log().count("Using the services built before this call") == 2
+    # Both calls ran on services built ahead: at warm-up, then by the first call for the next.
+    assert server.log().count("Using the services built ahead for this call") == 2
 
     assert fakes.spoken().count(GREETING) == 1  # no call synthesized it again
     greeting_bytes = len(second.bot_audio())
