@@ -41,6 +41,7 @@ def provider_bakes() -> list[pytest.param]:
 BUILD_PIPELINE = """
 import asyncio, json, sys
 import bot
+from caller_audio import CallerAudioEnd
 from providers import create_llm, create_stt, create_tts
 from warm_up import take_services
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -54,7 +55,7 @@ async def main():
     stt, llm, tts = await take_services(create_stt, create_llm, create_tts, bot.SYSTEM_PROMPT)
     user, assistant = LLMContextAggregatorPair(
         LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
-    Pipeline([stt, user, llm, tts, assistant])
+    Pipeline([stt, user, CallerAudioEnd(), llm, tts, assistant])
     print(json.dumps([type(stt).__name__, type(llm).__name__, type(tts).__name__]))
 
 asyncio.run(main())

@@ -25,6 +25,7 @@ EXPECTED_FILES = [
     "README.md",
     "call_control.py",
     "reply_guard.py",
+    "caller_audio.py",
     "warm_up.py",
     "audio/technical_trouble.wav",
     "tests/test_call.py",

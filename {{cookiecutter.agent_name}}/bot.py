@@ -25,6 +25,7 @@ import turn_models
 from audio_prompts import audio_prompt
 {%- endif %}
 from call_control import CallControl
+from caller_audio import CallerAudioEnd
 from providers import create_llm, create_stt, create_tts
 from reply_guard import ReplyGuard
 from twilio_stream import TWILIO_SAMPLE_RATE, accept_twilio_call{% if cookiecutter.call_recording == "yes" %}, send_audio_now{% endif %}
@@ -88,6 +89,7 @@ async def bot(runner_args: WebSocketRunnerArguments):
             DTMFAggregator(prefix="The caller entered "),
 {%- endif %}
             user_aggregator,
+            CallerAudioEnd(),
             # The caller never waits in silence: an apology, or a bundled prompt, if a provider fails.
             ReplyGuard(),
             llm,
@@ -106,6 +108,10 @@ async def bot(runner_args: WebSocketRunnerArguments):
             enable_metrics=True,
         ),
         idle_timeout_secs=runner_args.pipeline_idle_timeout_secs,
+        # RTVI serves web and app clients; a phone line has none. Turn tracking only feeds tracing,
+        # which is off. Each would watch every frame of the call.
+        enable_rtvi=False,
+        enable_turn_tracking=False,
     )
 {%- if cookiecutter.call_transfer == "yes" %}
     control.watch(worker)

@@ -13,7 +13,7 @@ from functools import cache
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
@@ -39,6 +39,12 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model.reset_states()
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        # pipecat hands each 20 ms frame to a thread of its own. On 8 kHz audio, Silero's inference
+        # (one per 32 ms) takes about 0.1 ms, less than that hand-off: measured with 10 calls listening,
+        # running it here cut the bot's CPU by a fifth, and the decisions are the same code's.
+        return self._run_analyzer(buffer)
 
 
 class SharedSmartTurnAnalyzerV3(LocalSmartTurnAnalyzerV3):

@@ -30,6 +30,25 @@ def test_vad_confidences_match_pipecats_silero_call_by_call():
     assert shared._model.session is shared_other._model.session  # one model in memory
 
 
+def test_vad_states_match_pipecats_frame_by_frame():
+    """The shared analyzer runs on the event loop; pipecat's on a thread. The states must not differ."""
+
+    async def states(analyzer, other, audio: bytes) -> list:
+        for each in (analyzer, other):
+            each.set_sample_rate(SAMPLE_RATE)
+        found = []
+        for frame, other_frame in zip(windows(audio, 320), windows(audio[::-1], 320), strict=True):
+            found.append(await analyzer.analyze_audio(frame))  # 20 ms frames, as Twilio sends them
+            await other.analyze_audio(other_frame)  # another call in between
+        return found
+
+    audio = bytes(3200) + question() + bytes(8000)
+    stock = asyncio.run(states(SileroVADAnalyzer(), SileroVADAnalyzer(), audio))
+    shared = asyncio.run(states(SharedSileroVADAnalyzer(), SharedSileroVADAnalyzer(), audio))
+    assert shared == stock
+    assert {state.name for state in stock} >= {"QUIET", "SPEAKING"}  # the audio exercises both
+
+
 def test_turn_decisions_match_pipecats_smart_turn():
     async def decide(analyzer) -> tuple:
         analyzer.set_sample_rate(SAMPLE_RATE)
