@@ -6,7 +6,8 @@ Import this after the generated agent's folder is on sys.path: the caller is its
 import asyncio
 import base64
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -53,6 +54,22 @@ async def greet_ask_and_listen(url: str, question: bytes) -> CallTimings:
         max_interval=max((b - a for a, b in pairwise(media_times) if b - a < QUIET_SECS), default=0.0),
         max_hole=longest_hole(media_times, durations),
     )
+
+
+@asynccontextmanager
+async def listening_calls(url: str, count: int) -> AsyncIterator[None]:
+    """`count` calls whose callers heard the greeting out and stay on the line in silence (Twilio
+    still sends a media frame every 20 ms)."""
+    async with AsyncExitStack() as stack:
+        callers = [await stack.enter_async_context(FakeTwilioCaller(url)) for _ in range(count)]
+        for caller in callers:
+            await caller.start()
+        for caller in callers:
+            await caller.wait_for("media", timeout=30)
+            await hear_out(caller)
+        yield
+        for caller in callers:
+            await caller.hang_up()
 
 
 def frame_seconds(media: Received) -> float:
@@ -110,10 +127,17 @@ class LevelResult:
         return f"{self.calls}: {hole}/{interval} ms{failed}{verdict}{self.cpu_use}"
 
 
-async def simultaneous_calls(url: str, question: bytes, count: int) -> LevelResult:
-    results = await asyncio.gather(
-        *(greet_ask_and_listen(url, question) for _ in range(count)), return_exceptions=True
-    )
+async def simultaneous_calls(
+    url: str, question: bytes, count: int, arrivals_over: float = 0.0
+) -> LevelResult:
+    """`count` calls in progress at once. They all start together, or one every arrivals_over/count
+    seconds: shorter than a call (about 10 s), so all of them overlap for most of their length."""
+
+    async def arriving(number: int) -> CallTimings:
+        await asyncio.sleep(number * arrivals_over / count)
+        return await greet_ask_and_listen(url, question)
+
+    results = await asyncio.gather(*(arriving(number) for number in range(count)), return_exceptions=True)
     timings = [result for result in results if isinstance(result, CallTimings)]
     failures = [f"{type(result).__name__}: {result}" for result in results if isinstance(result, Exception)]
     max_hole = max((timing.max_hole for timing in timings), default=0.0)

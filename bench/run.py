@@ -34,6 +34,8 @@ QUESTION = "What time do you open tomorrow?"
 # Settings the agent's harness shortens for its failure tests; the benchmark runs with the defaults.
 TEST_ONLY_SETTINGS = ("REPLY_TIMEOUT_SECS", "TWILIO_API_TIMEOUT_SECS")
 IDLE_SETTLE_SECS = 1.0
+# The CPU cost of a call in progress, measured with this many callers on the line in silence.
+LISTENING_CALLS, LISTENING_SECS = 10, 8.0
 
 # (key, label, unit): one table row each. Times are kept in seconds and shown in ms.
 ROWS = [
@@ -49,8 +51,13 @@ ROWS = [
     ("reply_lag", "    turn detected -> first reply media", "ms"),
     ("rss_idle", "RSS idle (server up, no call)", "MB"),
     ("rss_peak", "RSS peak (process high-water, 1 call)", "MB"),
+    ("listening_cpu", "CPU per call, caller silent, of one core", "%"),
     ("concurrency", "concurrent calls, no hole > 60 ms in bot audio", "calls"),
+    ("concurrency_arriving", "  the same, calls arriving over 2 s", "calls"),
 ]
+# The second concurrency search: one call every 2/N s, as independent callers arrive, so each call's
+# set-up and turn-taking land while other calls are speaking.
+ARRIVALS_OVER_SECS = 2.0
 
 
 def enter_test_env() -> None:
@@ -147,9 +154,18 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]
         for search in range(1, args.searches + 1):
             for name, bot_dir in bots.items():
                 progress(f"{name} concurrency search {search}/{args.searches}")
-                best, tried = concurrency_search(bot_dir, env, name, question, fakes, args.max_calls)
-                samples[name]["concurrency"].append(best)
-                levels[name].append(tried)
+                listening = cpu_per_listening_call(bot_dir, env, name, question, fakes)
+                samples[name]["listening_cpu"].append(listening)
+                progress(f"{name} CPU per call, caller silent: {listening:.2%} of one core")
+                for key, arrivals_over in (
+                    ("concurrency", 0.0),
+                    ("concurrency_arriving", ARRIVALS_OVER_SECS),
+                ):
+                    best, tried = concurrency_search(
+                        bot_dir, env, name, question, fakes, args.max_calls, arrivals_over
+                    )
+                    samples[name][key].append(best)
+                    levels[(name, arrivals_over)].append(tried)
     finally:
         servers.close()
 
@@ -255,20 +271,48 @@ def turn_note(samples: dict, silence_limited: dict) -> str:
 
 def concurrency_notes(levels: dict, cap: int) -> list[str]:
     described = [
-        "concurrency: each search starts a fresh server, places one warm-up call, then N simultaneous calls"
-        " (greeting, question, reply); a level passes when every call completes and no call's bot audio has"
+        "concurrency: each search starts a fresh server, places one warm-up call, then N calls in progress at"
+        " once (greeting, question, reply), started together, or in the second search one every"
+        f" {ARRIVALS_OVER_SECS:g}/N s; a level passes when every call completes and no call's bot audio has"
         " a hole over 60 ms inside an utterance, for a line that plays each media frame on arrival or right"
         " after the audio before it (pipecat sends 40 ms frames on a self-correcting 40 ms clock). N doubles,"
         f" then bisects, up to {cap}. The fakes and callers share the 2 cores with the bot. Below, per level:"
         " calls: longest hole/longest interval between bot media frames (CPU used, as a share of one core)"
     ]
-    for name, searches in levels.items():
+    for (name, arrivals_over), searches in levels.items():
+        started = f"arriving over {arrivals_over:g} s" if arrivals_over else "started together"
         for number, tried in enumerate(searches, 1):
-            described.append(f"  {name} search {number}: " + ", ".join(map(str, tried)))
+            described.append(f"  {name}, {started}, search {number}: " + ", ".join(map(str, tried)))
     return described
 
 
-def concurrency_search(bot_dir, env, name, question, fakes, cap) -> tuple[int, list]:
+def cpu_per_listening_call(bot_dir, env, name, question, fakes) -> float:
+    """The server's CPU with LISTENING_CALLS callers on the line in silence, less its idle CPU, per call."""
+    from calls import greet_ask_and_listen, listening_calls
+
+    server = serve(bot_dir, env, f"{name}-listening")
+
+    def cpu_share(seconds: float) -> float:
+        cpu, started = server.cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        return (server.cpu_seconds() - cpu) / (time.monotonic() - started)
+
+    async def while_listening() -> float:
+        async with listening_calls(server.url, LISTENING_CALLS):
+            return await asyncio.to_thread(cpu_share, LISTENING_SECS)
+
+    try:
+        fakes.reset()
+        fakes.caller_will_say(QUESTION)
+        asyncio.run(greet_ask_and_listen(server.url, question))  # as in the search: a warm server
+        time.sleep(IDLE_SETTLE_SECS)
+        idle = cpu_share(2.0)
+        return (asyncio.run(while_listening()) - idle) / LISTENING_CALLS
+    finally:
+        server.stop()
+
+
+def concurrency_search(bot_dir, env, name, question, fakes, cap, arrivals_over) -> tuple[int, list]:
     from calls import greet_ask_and_listen, most_sustained_calls, simultaneous_calls
 
     server = serve(bot_dir, env, f"{name}-concurrency")
@@ -277,13 +321,15 @@ def concurrency_search(bot_dir, env, name, question, fakes, cap) -> tuple[int, l
         fakes.reset()
         fakes.caller_will_say(*[QUESTION] * count)
         started, server_cpu, bench_cpu = time.monotonic(), server.cpu_seconds(), time.process_time()
-        result = asyncio.run(simultaneous_calls(server.url, question, count))
+        result = asyncio.run(simultaneous_calls(server.url, question, count, arrivals_over))
         elapsed = time.monotonic() - started
         # Shares of one core: the bot runs its calls on one event loop; the fakes and callers run here.
         server_share = (server.cpu_seconds() - server_cpu) / elapsed
         bench_share = (time.process_time() - bench_cpu) / elapsed
         result.cpu_use = f" (CPU bot {server_share:.0%}, bench {bench_share:.0%})"
-        progress(f"{name} concurrency: {result}")
+        progress(
+            f"{name} concurrency{f' (arriving over {arrivals_over:g} s)' if arrivals_over else ''}: {result}"
+        )
         # Let the server tear those calls down before the next level starts.
         time.sleep(0.5)
         return result
@@ -325,6 +371,8 @@ def show(value: float | None, unit: str) -> str:
         return f"{value * 1000:.0f}"
     if unit == "MB":
         return f"{value:.1f}"
+    if unit == "%":
+        return f"{value * 100:.2f}"
     return f"{value:g}"
 
 
