@@ -7,25 +7,22 @@ the cached audio straight to Twilio before its pipeline has even started. Barge-
 when the caller talks over it, the pipeline's `clear` empties Twilio's playback buffer.
 """
 
-import asyncio
 from collections.abc import Callable
 
 from loguru import logger
 from pipecat.audio.utils import create_file_resampler
 from pipecat.frames.frames import (
-    EndFrame,
     Frame,
     InterruptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
     TTSStoppedFrame,
 )
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.tts_service import TTSService
-from pipecat.workers.runner import WorkerRunner
 
+from pipeline_once import run_once
 from twilio_stream import TWILIO_SAMPLE_RATE, TwilioCall, send_audio_now
 
 GREETING = {{ cookiecutter.greeting | tojson }}
@@ -73,17 +70,14 @@ class GreetingCapture(FrameProcessor):
 
 async def synthesize(create_tts: Callable[[], TTSService]) -> bool:
     """Speaks the greeting into the cache with a pipeline of its own; False when that failed."""
-    capture = GreetingCapture()
-    worker = PipelineWorker(
-        Pipeline([create_tts(), capture]),
-        params=PipelineParams(audio_out_sample_rate=TWILIO_SAMPLE_RATE),
-        idle_timeout_secs=None,
-    )
-    await worker.queue_frames([TTSSpeakFrame(GREETING, append_to_context=False), EndFrame()])
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
+    tts = create_tts()
     try:
-        await asyncio.wait_for(runner.run(), SYNTHESIS_TIMEOUT_SECS)
+        await run_once(
+            [tts, GreetingCapture()],
+            [TTSSpeakFrame(GREETING, append_to_context=False)],
+            SYNTHESIS_TIMEOUT_SECS,
+            PipelineParams(audio_out_sample_rate=TWILIO_SAMPLE_RATE),
+        )
         problem = "" if _Cache.audio else "no audio came back"
     except Exception as error:  # any provider failure: calls then speak the greeting live
         problem = f"{type(error).__name__}: {error}"

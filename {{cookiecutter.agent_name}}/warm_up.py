@@ -18,16 +18,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from loguru import logger
-from pipecat.frames.frames import EndFrame, LLMContextFrame
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineWorker
+from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
-from pipecat.workers.runner import WorkerRunner
 
 import greeting
 from env_settings import MissingSetting
+from pipeline_once import run_once
 
 FIRST_REPLY_TIMEOUT_SECS = 15
 
@@ -88,11 +86,7 @@ async def first_use(stt: STTService, llm: LLMService) -> None:
     """The STT connects once (no audio) and the LLM answers one short request, so their SDKs' first-use
     set-up is done before a caller waits on it."""
     context = LLMContext([{"role": "user", "content": "Reply with the single word: ready"}])
-    worker = PipelineWorker(Pipeline([stt, llm]), idle_timeout_secs=None)
-    await worker.queue_frames([LLMContextFrame(context), EndFrame()])
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
     try:
-        await asyncio.wait_for(runner.run(), FIRST_REPLY_TIMEOUT_SECS)
+        await run_once([stt, llm], [LLMContextFrame(context)], FIRST_REPLY_TIMEOUT_SECS)
     except Exception as error:  # a provider problem here shows again, and is handled, in the calls
         logger.warning(f"STT and LLM warm-up failed ({type(error).__name__}: {error})")
