@@ -114,6 +114,7 @@ class LevelResult:
     max_hole: float  # over every call at this level
     max_interval: float
     failures: list[str]
+    turn_latencies: list[float]  # end of the caller's question -> first reply media, one per call
     cpu_use: str = ""  # how busy the server and the benchmark were, filled in by the caller
 
     @property
@@ -124,7 +125,9 @@ class LevelResult:
         failed = f" ({len(self.failures)} failed: {self.failures[0]})" if self.failures else ""
         hole, interval = f"{self.max_hole * 1000:.0f}", f"{self.max_interval * 1000:.0f}"
         verdict = "" if self.sustained else " FAIL"
-        return f"{self.calls}: {hole}/{interval} ms{failed}{verdict}{self.cpu_use}"
+        latencies = sorted(self.turn_latencies) or [float("nan")]
+        turns = f"turn {latencies[len(latencies) // 2] * 1000:.0f}/{latencies[-1] * 1000:.0f} ms"
+        return f"{self.calls}: {hole}/{interval} ms, {turns}{failed}{verdict}{self.cpu_use}"
 
 
 async def simultaneous_calls(
@@ -142,7 +145,8 @@ async def simultaneous_calls(
     failures = [f"{type(result).__name__}: {result}" for result in results if isinstance(result, Exception)]
     max_hole = max((timing.max_hole for timing in timings), default=0.0)
     max_interval = max((timing.max_interval for timing in timings), default=0.0)
-    return LevelResult(count, max_hole, max_interval, failures)
+    latencies = [timing.turn_latency for timing in timings]
+    return LevelResult(count, max_hole, max_interval, failures, latencies)
 
 
 def most_sustained_calls(try_level: Callable[[int], LevelResult], cap: int) -> tuple[int, list[LevelResult]]:

@@ -277,7 +277,8 @@ def concurrency_notes(levels: dict, cap: int) -> list[str]:
         " a hole over 60 ms inside an utterance, for a line that plays each media frame on arrival or right"
         " after the audio before it (pipecat sends 40 ms frames on a self-correcting 40 ms clock). N doubles,"
         f" then bisects, up to {cap}. The fakes and callers share the 2 cores with the bot. Below, per level:"
-        " calls: longest hole/longest interval between bot media frames (CPU used, as a share of one core)"
+        " calls: longest hole/longest interval between bot media frames, turn latency median/max"
+        " (CPU used, as a share of one core)"
     ]
     for (name, arrivals_over), searches in levels.items():
         started = f"arriving over {arrivals_over:g} s" if arrivals_over else "started together"
