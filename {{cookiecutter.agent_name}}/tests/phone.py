@@ -30,6 +30,20 @@ def new_caller(agent, **kwargs) -> FakeTwilioCaller:
     return FakeTwilioCaller(agent.url, call_sid=f"CA{next(_call_numbers):032d}", **kwargs)
 
 
+async def hear_greeting(caller: FakeTwilioCaller) -> None:
+    """Starts the call and listens until the bot's greeting is over."""
+    await caller.start()
+    await caller.wait_for("media")
+    await caller.wait_for_quiet()
+
+
+async def ask(caller: FakeTwilioCaller, timeout: float = 20.0) -> float:
+    """Says the question and waits for the bot's reply to start; returns when the caller stopped talking."""
+    spoke_until = await caller.say(question())
+    await caller.wait_for("media", after=spoke_until, timeout=timeout)
+    return spoke_until
+
+
 def requests_for(fakes, caller) -> list:
     return [r for r in fakes.twilio.requests if caller.call_sid in r.path]
 

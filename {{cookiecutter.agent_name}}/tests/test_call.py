@@ -12,7 +12,18 @@ from greeting import GREETING
 from reply_guard import APOLOGY
 from tests.fakes.openai_server import Failure, ToolCall
 from tests.fakes.twilio_caller import read_wav
-from tests.phone import AUDIO, QUESTION, hang_ups_for, new_caller, question, requests_for, run, wait_until
+from tests.phone import (
+    AUDIO,
+    QUESTION,
+    ask,
+    hang_ups_for,
+    hear_greeting,
+    new_caller,
+    question,
+    requests_for,
+    run,
+    wait_until,
+)
 
 LONG_REPLY = " ".join(["We are open from nine in the morning until six in the evening."] * 4)
 
@@ -40,11 +51,8 @@ def test_conversation(agent, fakes):
 
     async def scenario():
         async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until)
+            await hear_greeting(caller)
+            await ask(caller)
             await caller.hang_up()
             return caller
 
@@ -60,11 +68,8 @@ def test_barge_in_clears_the_bot_audio(agent, fakes):
 
     async def scenario():
         async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await hear_greeting(caller)
+            await ask(caller)
             await asyncio.sleep(1.0)  # well into a reply that lasts several seconds
             speaking_from = time.monotonic()
             await caller.say(read_wav(AUDIO / "interruption.wav"))
@@ -124,11 +129,8 @@ def test_malformed_frames_do_not_end_the_call(agent, fakes):
 
     async def scenario():
         async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await hear_greeting(caller)
+            await ask(caller)
             junk = [
                 "{not json",
                 json.dumps({"event": "no-such-event", "streamSid": caller.stream_sid}),
@@ -156,12 +158,9 @@ def test_llm_failure_gets_an_apology_not_silence(agent, fakes, failure):
 
     async def scenario():
         async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
+            await hear_greeting(caller)
             fakes.openai.failure = failure
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await ask(caller)
             await caller.hang_up()
             return caller
 
@@ -175,12 +174,9 @@ def test_tts_outage_plays_the_trouble_prompt_and_ends_politely(agent, fakes):
 
     async def scenario():
         async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")  # the cached greeting needs no TTS
-            await caller.wait_for_quiet()
+            await hear_greeting(caller)  # the cached greeting needs no TTS
             fakes.break_tts()
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)  # the trouble prompt
+            await ask(caller)  # answered by the trouble prompt
             await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
             await asyncio.sleep(1.0)
             return caller

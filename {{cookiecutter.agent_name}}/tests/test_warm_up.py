@@ -12,7 +12,7 @@ import pytest
 import greeting
 import warm_up
 from env_settings import MissingSetting
-from tests.phone import QUESTION, new_caller, question, run, wait_until
+from tests.phone import QUESTION, ask, hear_greeting, new_caller, run, wait_until
 from tests.serve_agent import FACTORY_FAKES
 from warm_up import take_services
 
@@ -65,11 +65,8 @@ def test_calls_that_arrive_together_all_run_on_services_built_ahead(agent, fakes
 
     async def call():
         async with new_caller(agent) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await hear_greeting(caller)
+            await ask(caller)
             await caller.hang_up()
             return caller
 
