@@ -44,6 +44,15 @@ async def ask(caller: FakeTwilioCaller, timeout: float = 20.0) -> float:
     return spoke_until
 
 
+async def one_question_call(agent) -> FakeTwilioCaller:
+    """A whole call: the greeting, the question, the start of the reply, then hang-up."""
+    async with new_caller(agent) as caller:
+        await hear_greeting(caller)
+        await ask(caller)
+        await caller.hang_up()
+        return caller
+
+
 def requests_for(fakes, caller) -> list:
     return [r for r in fakes.twilio.requests if caller.call_sid in r.path]
 

@@ -19,6 +19,7 @@ from tests.phone import (
     hang_ups_for,
     hear_greeting,
     new_caller,
+    one_question_call,
     question,
     requests_for,
     run,
@@ -49,14 +50,7 @@ def test_conversation(agent, fakes):
     fakes.caller_will_say(QUESTION)
     fakes.openai.answers = {QUESTION: "We open at nine tomorrow."}
 
-    async def scenario():
-        async with new_caller(agent) as caller:
-            await hear_greeting(caller)
-            await ask(caller)
-            await caller.hang_up()
-            return caller
-
-    run(scenario())
+    run(one_question_call(agent))
     assert QUESTION in fakes.openai.user_messages()
     assert "We open at nine tomorrow." in fakes.spoken()
     assert APOLOGY not in fakes.spoken()

@@ -12,7 +12,7 @@ import pytest
 import greeting
 import warm_up
 from env_settings import MissingSetting
-from tests.phone import QUESTION, ask, hear_greeting, new_caller, run, wait_until
+from tests.phone import QUESTION, one_question_call, run, wait_until
 from tests.serve_agent import FACTORY_FAKES
 from warm_up import take_services
 
@@ -63,15 +63,8 @@ def test_calls_that_arrive_together_all_run_on_services_built_ahead(agent, fakes
     fakes.caller_will_say(QUESTION, QUESTION)
     before = agent.log().count("Using the services built ahead for this call")
 
-    async def call():
-        async with new_caller(agent) as caller:
-            await hear_greeting(caller)
-            await ask(caller)
-            await caller.hang_up()
-            return caller
-
     async def together():
-        return await asyncio.gather(call(), call())
+        return await asyncio.gather(one_question_call(agent), one_question_call(agent))
 
     callers = run(together())
     for caller in callers:
