@@ -1,7 +1,8 @@
 """Benchmarks our default agent against the anchor, a `pipecat init` Twilio bot with the same providers.
 
-  python3 bench/run.py              # 5 runs and 1 concurrency search per bot: about 7 minutes on 2 cores
+  python3 bench/run.py              # 5 runs and 1 search of each concurrency kind per bot
   python3 bench/run.py --quick      # 1 run, 1 search up to 2 calls: a smoke test
+  python3 bench/run.py --searches 2  # as in bench/RESULTS.md: 15 minutes on 2 cores
   python3 bench/run.py --runs 9 --searches 3 --max-calls 32
 
 Like tests/run.py, it creates .venv-test, installs uv and the `test` dependency group, and then runs
