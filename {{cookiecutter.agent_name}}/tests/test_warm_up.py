@@ -85,4 +85,3 @@ def test_the_warm_up_freezes_what_lives_as_long_as_the_process(fakes, monkeypatc
     finally:
         gc.unfreeze()
         greeting._Cache.audio = None
-
