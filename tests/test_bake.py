@@ -27,6 +27,7 @@ EXPECTED_FILES = [
     "reply_guard.py",
     "caller_audio.py",
     "warm_up.py",
+    "pipeline_once.py",
     "audio/technical_trouble.wav",
     "tests/test_call.py",
     "tests/simulate.py",

@@ -4,7 +4,8 @@ The speech-to-text service and the user aggregator (voice activity and turn dete
 processors that read the caller's audio. pipecat passes every frame on, so without this each 20 ms
 frame would also cross the reply guard, LLM, TTS, output transport and assistant aggregator, each
 a queue and a task switch. Measured with 10 calls listening (bench/ in the template repository),
-that was a quarter of the bot's CPU.
+that was a quarter of the bot's CPU. A processor added later that reads the caller's audio (an
+AudioBufferProcessor for local recordings, say) belongs before this one.
 """
 
 from pipecat.frames.frames import Frame, InputAudioRawFrame

@@ -70,16 +70,15 @@ class GreetingCapture(FrameProcessor):
 
 async def synthesize(create_tts: Callable[[], TTSService]) -> bool:
     """Speaks the greeting into the cache with a pipeline of its own; False when that failed."""
-    tts = create_tts()
     try:
         await run_once(
-            [tts, GreetingCapture()],
+            [create_tts(), GreetingCapture()],
             [TTSSpeakFrame(GREETING, append_to_context=False)],
             SYNTHESIS_TIMEOUT_SECS,
             PipelineParams(audio_out_sample_rate=TWILIO_SAMPLE_RATE),
         )
         problem = "" if _Cache.audio else "no audio came back"
-    except Exception as error:  # any provider failure: calls then speak the greeting live
+    except Exception as error:  # a missing key or a provider failure: calls speak it live
         problem = f"{type(error).__name__}: {error}"
     if problem:
         logger.warning(f"Greeting not synthesized at warm-up ({problem}): calls speak it live for now")

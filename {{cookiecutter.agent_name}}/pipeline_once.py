@@ -15,8 +15,14 @@ async def run_once(
     timeout_secs: float,
     params: PipelineParams | None = None,
 ) -> None:
-    """Sends `frames` through `processors`, then ends; raises what the pipeline raised, or TimeoutError."""
-    worker = PipelineWorker(Pipeline(processors), params=params or PipelineParams(), idle_timeout_secs=None)
+    """Sends `frames` through `processors`, then ends, or is stopped after `timeout_secs`.
+
+    It returns either way (pipecat's runner ends quietly when cancelled, and a provider error becomes
+    an ErrorFrame): check for the result itself, as the greeting does with its audio.
+    """
+    worker = PipelineWorker(
+        Pipeline(processors), params=params or PipelineParams(), idle_timeout_secs=None, enable_rtvi=False
+    )
     await worker.queue_frames([*frames, EndFrame()])
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)

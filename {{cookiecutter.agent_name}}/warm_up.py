@@ -16,7 +16,7 @@ import asyncio
 import ctypes
 import gc
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from loguru import logger
 from pipecat.frames.frames import LLMContextFrame
@@ -42,13 +42,16 @@ async def warm_up(
     except MissingSetting as error:
         logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
         return
-    build_ahead(create_stt, create_llm, create_tts, system_prompt)
     await asyncio.gather(first_use(stt, llm), greeting.synthesize(create_tts))
+    del stt, llm  # their pipeline has ended; nothing of it may outlive the warm-up
     # What exists now (imports, models, SDK set-up) lives as long as the process. Frozen, later full
     # collections skip it: they took 110 ms, a hole in every call's audio, and now take under 50.
     gc.collect()
     gc.freeze()
     return_freed_memory()
+    # After the freeze: the first call's services must stay collectable once that call ends.
+    build_ahead(create_stt, create_llm, create_tts, system_prompt)
+    await asyncio.to_thread(wait, [_Ahead.building])  # ready before the first call
 
 
 def return_freed_memory() -> None:
@@ -84,8 +87,10 @@ async def take_services(
 ) -> tuple:
     """This call's services, built ahead when they could be; a missing key raises MissingSetting here."""
     building, _Ahead.building = _Ahead.building, None
-    if building:
+    if building and building.done():
         logger.info("Using the services built ahead for this call")
+    elif building:  # calls arriving together: the previous call started this build moments ago
+        logger.info("Waiting for this call's services, already being built")
     else:
         building = _BUILDER.submit(_build, create_stt, create_llm, create_tts, system_prompt)
     build_ahead(create_stt, create_llm, create_tts, system_prompt)

@@ -39,7 +39,7 @@ def test_vad_states_match_pipecats_frame_by_frame():
         found = []
         for frame, other_frame in zip(windows(audio, 320), windows(audio[::-1], 320), strict=True):
             found.append(await analyzer.analyze_audio(frame))  # 20 ms frames, as Twilio sends them
-            await other.analyze_audio(other_frame)  # another call in between
+            await other.analyze_audio(other_frame)  # another call in between (reversed bytes: noise)
         return found
 
     audio = bytes(3200) + question() + bytes(8000)
