@@ -87,7 +87,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--searches", type=int, default=1, help="concurrency searches per bot")
     parser.add_argument("--max-calls", type=int, default=64, help="each concurrency search stops here")
     parser.add_argument(
-        "--quick", action="store_true", help="smoke test: --runs 1 --searches 1 --max-calls 2"
+        "--quick",
+        action="store_true",
+        help="smoke test: --runs 1 --searches 1 --max-calls 2; CPU per call still uses 10",
     )
     parser.add_argument("--template", metavar="REVISION", help="measure this commit, not the working tree")
     parser.add_argument("--keep", action="store_true", help="keep the generated bots and server logs")
