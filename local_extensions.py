@@ -9,17 +9,141 @@ template syntax is an answer, and it is refused.
 The last variable in cookiecutter.json pipes all answers through `validate_answers`, which applies
 hooks/pre_gen_project.py's checks. A problem ends generation with one `error:` line (SystemExit
 passes through cookiecutter untouched) and no folder.
+
+`{% set agent = cookiecutter | agent %}` gives a template the records it prints: the chosen
+providers and every setting the agent reads, computed here from the catalog and the answers, so the
+templates hold loops over plain records and no derivation.
 """
 
 import importlib.util
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2.ext import Extension
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
+KINDS = {"stt": "Speech-to-text", "llm": "LLM", "tts": "Text-to-speech"}
+OPTIONS = ("call_transfer", "call_recording", "dtmf_input", "outbound_calls")
+
+
+@dataclass(frozen=True)
+class SettingRecord:
+    """One environment variable the agent reads: settings.py defines it, .env.example lists it."""
+
+    group: str  # the heading it is listed under
+    name: str
+    about: str
+    default: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    argument: str  # the service's constructor argument
+    setting: str  # the variable that overrides it
+    # The local protocol fake's URL pattern, e.g. http://{openai}/v1; None: tests use a factory fake
+    fake_url: str | None
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    kind: str
+    key: str
+    label: str
+    module: str
+    class_name: str
+    extra: str
+    api_key: str
+    # (Settings field, variable name), for Service.Settings(field=settings.NAME.value())
+    fields: tuple[tuple[str, str], ...]
+    endpoint: EndpointRecord | None
+    sample_rate: int | None
+    settings: tuple[SettingRecord, ...]
+
+    @property
+    def role(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def factory(self) -> str:
+        return f"create_{self.kind}"
+
+    @property
+    def fake(self) -> str:
+        """How the agent's tests fake it: a local server speaking its protocol, or a factory fake."""
+        return "protocol" if self.endpoint and self.endpoint.fake_url else "factory"
+
+
+def _agent_settings(answers: dict) -> list[SettingRecord]:
+    """The settings of the agent itself, before the providers' own."""
+    twilio, calls = "Twilio: the bot ends and controls its calls through Twilio's REST API", "Calls"
+    found = [
+        SettingRecord(twilio, "TWILIO_ACCOUNT_SID", "your Twilio account SID", required=True),
+        SettingRecord(twilio, "TWILIO_AUTH_TOKEN", "its auth token", required=True),
+        SettingRecord(twilio, "TWILIO_API_BASE_URL", "another REST endpoint (a proxy, a test fake)"),
+        SettingRecord(twilio, "TWILIO_API_TIMEOUT_SECS", "seconds a REST request may take", "10"),
+    ]
+    if answers["outbound_calls"] == "yes":
+        about = "the number outbound calls come from, e.g. +15551234567"
+        found.append(SettingRecord(twilio, "TWILIO_PHONE_NUMBER", about))
+    about = "seconds of silence after the caller finished before the bot apologizes"
+    found.append(SettingRecord(calls, "REPLY_TIMEOUT_SECS", about, "6"))
+    if answers["call_transfer"] == "yes":
+        number = answers["transfer_number"]
+        found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
+    return found
+
+
+def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
+    label = entry["label"]
+    group = f"{KINDS[kind]}: {label}"
+    settings = [SettingRecord(group, entry["api_key"], "API key", required=True)]
+    fields = []
+    for field, setting in entry["settings"].items():
+        fields.append((field, setting["env"]))
+        if "default" in setting:
+            settings.append(SettingRecord(group, setting["env"], field, setting["default"]))
+        else:
+            settings.append(SettingRecord(group, setting["env"], field, required=True))
+    endpoint = entry.get("endpoint")
+    if endpoint:
+        settings.append(SettingRecord(group, endpoint["env"], f"endpoint, instead of {endpoint['default']}"))
+    return ProviderRecord(
+        kind=kind,
+        key=key,
+        label=label,
+        module=entry["module"],
+        class_name=entry["class"],
+        extra=entry["extra"],
+        api_key=entry["api_key"],
+        fields=tuple(fields),
+        endpoint=EndpointRecord(endpoint["arg"], endpoint["env"], endpoint.get("fake")) if endpoint else None,
+        sample_rate=entry.get("sample_rate"),
+        settings=tuple(settings),
+    )
+
+
+def agent_records(answers) -> dict:
+    """The records the agent's templates print, from the catalog and the answers."""
+    providers = [_provider(kind, answers[kind], answers["_providers"][kind][answers[kind]]) for kind in KINDS]
+    settings = {record.name: record for record in _agent_settings(answers)}
+    for provider in providers:
+        for record in provider.settings:
+            # Providers of one vendor share a key or an endpoint (OPENAI_API_KEY): listed once.
+            settings.setdefault(record.name, record)
+    return {
+        "providers": providers,
+        # Endpoint variable -> the local protocol fake's URL pattern, for the agent's tests.
+        "protocol_fakes": {
+            p.endpoint.setting: p.endpoint.fake_url for p in providers if p.fake == "protocol"
+        },
+        "settings": list(settings.values()),
+        "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
+        "options": {option: answers[option] == "yes" for option in OPTIONS},
+    }
 
 
 def _strings_in(value):
@@ -61,6 +185,9 @@ class AnswerGuard(Extension):
         self._owned = _template_owned_sources()
         self._problems = _answer_problems()
         environment.filters["validate_answers"] = self.validate_answers
+        environment.filters["agent"] = agent_records
+        # A string as a Python or TOML literal: double quotes, and every character kept as it is.
+        environment.filters["literal"] = lambda text: json.dumps(str(text), ensure_ascii=False)
 
     def preprocess(self, source, name, filename=None):
         # Files of the template are loaded by name; only strings arrive without one.

@@ -1,13 +1,12 @@
 """Checks the rendered agent, then prints the next steps.
 
 Runs inside the new agent folder. A failed check exits non-zero, and cookiecutter then removes the
-folder, so a broken agent is never left behind.
+folder, so a broken agent is never left behind. Facts the agent defines (the stream URL of a region,
+the placeholder organization, the CLI's config file) are read from the agent's own modules.
 """
 
 import json
-import os
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -18,18 +17,12 @@ from pathlib import Path
 ANSWERS = json.loads(r"""
 {{ cookiecutter | tojson }}
 """)
-PLACEHOLDER_ORGANIZATION = ANSWERS["_placeholder_organization"]
 # Built in two pieces so that cookiecutter does not read the pattern itself as a Jinja tag.
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{" + r"%-?\s")
 
 
 class InvalidAgent(Exception):
     """The rendered agent failed a check."""
-
-
-def pipecat_cloud_ws_url(region: str) -> str:
-    host = "api.pipecat.daily.co" if region == "us-west" else f"{region}.api.pipecat.daily.co"
-    return f"wss://{host}/ws/twilio"
 
 
 def remove_tool_caches(root: Path) -> None:
@@ -39,27 +32,32 @@ def remove_tool_caches(root: Path) -> None:
             shutil.rmtree(cache, ignore_errors=True)
 
 
+def remove_files(root: Path, *relative: str) -> None:
+    for path in relative:
+        (root / path).unlink()
+
+
 def remove_transfer_files(root: Path) -> None:
-    (root / "tests" / "test_transfer.py").unlink()
+    remove_files(root, "call_control/transfer.py", "tests/test_transfer.py")
 
 
 def remove_recording_files(root: Path) -> None:
-    (root / "audio" / "recording_notice.wav").unlink()
-    (root / "tests" / "test_recording.py").unlink()
+    remove_files(root, "call_control/recording.py", "tests/test_recording.py")
 
 
 def remove_dtmf_files(root: Path) -> None:
-    (root / "tests" / "test_dtmf.py").unlink()
+    remove_files(root, "call_control/dtmf.py", "tests/test_dtmf.py")
 
 
 def remove_outbound_files(root: Path) -> None:
-    (root / "outbound.py").unlink()
-    (root / "tests" / "test_outbound.py").unlink()
+    remove_files(root, "call_control/outbound.py", "commands/place_call.py", "tests/test_outbound.py")
 
 
-def write_twiml_bins(root: Path) -> None:
-    """The Bins in twiml/ come from twiml.py, the same source the agent builds its inline TwiML from."""
-    runpy.run_path(str(root / "twiml.py"))["write_bins"](root / "twiml")
+def write_twiml_bins() -> None:
+    """The Bins in twiml/ come from phone/twiml.py, the same source the agent builds its inline TwiML from."""
+    from phone import twiml
+
+    twiml.write_bins()
 
 
 def check_no_jinja_left(root: Path) -> None:
@@ -89,13 +87,15 @@ def check_python(root: Path) -> str:
 
 
 def check_twiml(root: Path, answers: dict) -> None:
+    from phone.twiml import pipecat_cloud_stream_url
+
     expected_host = f"{answers['agent_name']}.{answers['organization']}"
     bins = sorted((root / "twiml").glob("*.xml"))
     if not bins:
         raise InvalidAgent("twiml/ holds no TwiML Bin")
     for path in bins:
         stream = ElementTree.parse(path).getroot().find("Connect/Stream")
-        if stream is None or stream.get("url") != pipecat_cloud_ws_url(answers["region"]):
+        if stream is None or stream.get("url") != pipecat_cloud_stream_url(answers["region"]):
             raise InvalidAgent(f"twiml/{path.name} does not stream to the region's Pipecat Cloud URL")
         parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
         if parameters.get("_pipecatCloudServiceHost") != expected_host:
@@ -128,9 +128,10 @@ def validate(root: Path, answers: dict) -> list[str]:
 
 def pipecat_cloud_organizations() -> list[str] | None:
     """The organizations of a logged-in `pipecat` CLI, or None when there is no CLI or login."""
-    pipecat = find_tool("pipecat")
-    config = Path(os.environ.get("PIPECAT_CONFIG_PATH") or "~/.config/pipecatcloud/pipecatcloud.toml")
-    if not pipecat or not (os.environ.get("PIPECAT_TOKEN") or config.expanduser().exists()):
+    from deploy import find_cli, logged_in
+
+    pipecat = find_cli()
+    if not pipecat or not logged_in():
         return None
     try:
         listing = subprocess.run(
@@ -149,9 +150,14 @@ def pipecat_cloud_organizations() -> list[str] | None:
 
 
 def organization_advice(answers: dict) -> list[str]:
+    from phone.twiml import PLACEHOLDER_ORGANIZATION
+
     if answers["organization"] != PLACEHOLDER_ORGANIZATION:
         return []
-    fix = f"replace {PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in twiml.py and run `python twiml.py`"
+    fix = (
+        f"replace {PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in phone/twiml.py "
+        "and run `python -m commands.twiml_bins`"
+    )
     organizations = pipecat_cloud_organizations()
     if organizations:
         return [f"Your Pipecat Cloud organizations: {', '.join(organizations)}; {fix} with yours."]
@@ -172,6 +178,8 @@ def deploy(root: Path, name: str) -> None:
 
 def main() -> None:
     root = Path.cwd()
+    sys.path.insert(0, str(root))  # the agent's own modules, which define the facts checked here
+    sys.dont_write_bytecode = True  # and no __pycache__ of theirs left in the new agent
     remove_tool_caches(root)
     if ANSWERS["call_transfer"] == "no":
         remove_transfer_files(root)
@@ -182,7 +190,7 @@ def main() -> None:
     if ANSWERS["outbound_calls"] == "no":
         remove_outbound_files(root)
     try:
-        write_twiml_bins(root)
+        write_twiml_bins()
         results = validate(root, ANSWERS)
     except (InvalidAgent, SyntaxError, ElementTree.ParseError, tomllib.TOMLDecodeError) as error:
         print(f"error: the generated agent failed validation: {error}", file=sys.stderr)

@@ -11,7 +11,6 @@ import sys
 
 # Pipecat Cloud agent names and organization slugs share one shape.
 SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_AGENT_NAME = 54
 MAX_SYSTEM_PROMPT = 4000
 MAX_GREETING = 300
@@ -55,7 +54,7 @@ def problems(answers: dict) -> list[str]:
         # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
         if answers[option] not in ("yes", "no"):
             found.append(f"{option} {answers[option]!r} must be yes or no")
-    if not E164.match(str(answers["transfer_number"])):
+    if not re.match(answers["_phone_number_pattern"], str(answers["transfer_number"])):
         number = answers["transfer_number"]
         found.append(f"transfer_number {number!r} is not an E.164 number such as +15555550100")
     min_agents = str(answers["min_agents"])

@@ -6,8 +6,6 @@ pointed at the fake OpenAI server). Test ids name which, e.g. `stt=gladia(factor
 """
 
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -24,20 +22,6 @@ def coverage(answers: dict) -> str:
     return "-".join(parts)
 
 
-def run_agent_tests(project, *pytest_args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "skipped" not in summary and "failed" not in summary, summary
-    return summary
-
-
 ALL_OPTIONS_ON = dict.fromkeys(["call_transfer", "call_recording", "dtmf_input", "outbound_calls"], "yes")
 WHOLE_SUITES = [
     pytest.param({}, id="default-all-protocol-fakes"),
@@ -48,7 +32,7 @@ WHOLE_SUITES = [
 
 @pytest.mark.parametrize("answers", WHOLE_SUITES)
 def test_agent_suite_passes(bake, answers):
-    summary = run_agent_tests(bake(**answers))
+    summary = bake(**answers).run_agent_tests()
     # Every scenario of the agent's suite, both ways; none skipped or left out.
     assert re.search(r"\d+ passed", summary), summary
     assert "deselected" not in summary, summary
@@ -58,5 +42,5 @@ def test_agent_suite_passes(bake, answers):
     "answers", [pytest.param(p.values[0], id=coverage(p.values[0])) for p in provider_bakes()]
 )
 def test_every_provider_holds_a_conversation_offline(bake, answers):
-    summary = run_agent_tests(bake(**answers), "tests/test_call.py", "-k", "conversation")
+    summary = bake(**answers).run_agent_tests("tests/test_call.py", "-k", "conversation")
     assert re.search(r"\b2 passed\b", summary), summary

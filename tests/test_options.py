@@ -1,22 +1,28 @@
-"""Every combination of the call-control options bakes, lints and builds; an option that is off leaves
-no trace in the agent's code, dependencies, configuration or README.
+"""Every combination of the call-control options bakes, lints and builds. An option is its own files:
+turned off, they are absent, nothing imports them, and every module left still imports.
 """
 
+import ast
 import itertools
-import re
 
 import pytest
 
-OPTIONS = ("call_transfer", "call_recording", "dtmf_input", "outbound_calls")
-# What each option's code and documentation say; none of it may remain when the option is off.
-TRACES = {
-    "call_transfer": re.compile(r"transfer", re.IGNORECASE),
-    "call_recording": re.compile(r"record", re.IGNORECASE),
-    "dtmf_input": re.compile(r"dtmf|keypad", re.IGNORECASE),
-    "outbound_calls": re.compile(r"outbound|callee", re.IGNORECASE),
+from tests.conftest import BUILD_CHECKS
+
+# The files each option adds, and only that option.
+OPTION_FILES = {
+    "call_transfer": ["call_control/transfer.py", "tests/test_transfer.py"],
+    "call_recording": ["call_control/recording.py", "tests/test_recording.py"],
+    "dtmf_input": ["call_control/dtmf.py", "tests/test_dtmf.py"],
+    "outbound_calls": [
+        "call_control/outbound.py",
+        "commands/place_call.py",
+        "tests/test_outbound.py",
+        "twiml/outbound.xml",
+    ],
 }
 ANSWER_SETS = [
-    dict(zip(OPTIONS, values, strict=True)) for values in itertools.product(["yes", "no"], repeat=4)
+    dict(zip(OPTION_FILES, values, strict=True)) for values in itertools.product(["yes", "no"], repeat=4)
 ]
 COMBINATIONS = [
     pytest.param(answers, id="-".join(f"{option}={value}" for option, value in answers.items()))
@@ -24,13 +30,22 @@ COMBINATIONS = [
 ]
 
 
-def traces(project, option: str) -> list[str]:
-    """Where the agent (its tests, which fake all of Twilio's protocol, aside) mentions `option`."""
-    return [
-        str(path.relative_to(project.path))
-        for path in project.files(skip=("tests",))
-        if TRACES[option].search(path.read_text(errors="ignore"))
-    ]
+def imported_modules(project) -> dict[str, set[str]]:
+    """Each Python file of the agent, with every module name it imports (`a.b` also counts as `a`)."""
+    found = {}
+    for path in project.path.rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        found[str(path.relative_to(project.path))] = names
+    return found
+
+
+def module_name(relative: str) -> str:
+    return relative.removesuffix(".py").replace("/", ".")
 
 
 @pytest.mark.parametrize("options", COMBINATIONS)
@@ -38,20 +53,13 @@ def test_option_combination(bake, options):
     project = bake(**options)
 
     project.assert_lint_clean()
-    assert project.built_services()
-    for option, value in options.items():
-        found = traces(project, option)
-        if value == "no":
-            assert found == [], f"{option}=no left traces in {found}"
-        else:
-            assert found, f"{option}=yes, yet nothing mentions it: the trace pattern is wrong"
-    assert project.has_file("outbound.py") == (options["outbound_calls"] == "yes")
-    assert project.has_file("twiml/outbound.xml") == (options["outbound_calls"] == "yes")
-    assert project.has_file("audio/recording_notice.wav") == (options["call_recording"] == "yes")
-    for option, test_file in [
-        ("call_transfer", "tests/test_transfer.py"),
-        ("call_recording", "tests/test_recording.py"),
-        ("dtmf_input", "tests/test_dtmf.py"),
-        ("outbound_calls", "tests/test_outbound.py"),
-    ]:
-        assert project.has_file(test_file) == (options[option] == "yes"), test_file
+    imports = imported_modules(project)
+    for option, files in OPTION_FILES.items():
+        for relative in files:
+            assert project.has_file(relative) == (options[option] == "yes"), relative
+        if options[option] == "no":
+            absent = {module_name(f) for f in files if f.endswith(".py")}
+            importers = sorted(path for path, names in imports.items() if names & absent)
+            assert importers == [], f"{option}=no, yet {importers} import {absent}"
+    # Every module left imports, and the call's pipeline builds with the features that are on.
+    project.run_agent_tests(*BUILD_CHECKS)

@@ -24,11 +24,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import twiml
-from env_settings import REQUIRED_SETTINGS
+from phone import twiml
+from settings import REQUIRED_SETTINGS
 
 AGENT_DIR = Path(__file__).resolve().parent
-PLACEHOLDER_ORGANIZATION = "{{ cookiecutter._placeholder_organization }}"
+# Where `pipecat cloud auth login` keeps its token; PIPECAT_CONFIG_PATH moves it.
 CLI_CONFIG = Path("~/.config/pipecatcloud/pipecatcloud.toml")
 # The CLI's progress lines in plain output: "[12:00:01] Waiting for deployment to become ready..."
 CLI_PROGRESS = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
@@ -77,24 +77,20 @@ class Plan:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=value lines as python-dotenv reads them for a local run; comments and blank lines are skipped."""
-    values = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, separator, value = line.removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        if not separator or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
-            raise DeployError(f"{path.name} line {number} is not KEY=value: fix it, then run {RETRY} again")
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        elif value.startswith(("'", '"')):
-            raise DeployError(f"{path.name} line {number}: {key} has an unclosed quote; secrets are one line")
-        else:
-            value = re.sub(r"\s+#.*$", "", value)
-        values[key] = value
-    return values
+    """The values of .env exactly as a local run reads them, with python-dotenv."""
+    try:
+        from dotenv import dotenv_values
+    except ImportError:  # run by a Python without the agent's dependencies
+        raise DeployError(f"python-dotenv is not installed: run {RETRY}, which installs it") from None
+    values = dotenv_values(path)
+    for key, value in values.items():
+        if value is None:
+            raise DeployError(f"{path.name}: {key} has no '=': write KEY=value, then run {RETRY} again")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
+            raise DeployError(f"{path.name}: {key!r} is not a secret name (letters, digits, _ and - only)")
+        if "\n" in value:
+            raise DeployError(f"{path.name}: {key} spans several lines; secrets are one line")
+    return dict(values)
 
 
 def find_cli() -> str | None:
@@ -120,10 +116,11 @@ def make_plan(image: str | None) -> Plan:
         raise DeployError(f"the pipecat CLI is not installed: run {RETRY}, which installs it with the agent")
     if not logged_in():
         raise DeployError(f"the pipecat CLI is not logged in: {LOG_IN}")
-    if twiml.ORGANIZATION == PLACEHOLDER_ORGANIZATION:
+    if twiml.ORGANIZATION == twiml.PLACEHOLDER_ORGANIZATION:
         raise DeployError(
-            f"the organization is still the placeholder {PLACEHOLDER_ORGANIZATION!r}: set ORGANIZATION in "
-            "twiml.py to yours (`pipecat cloud organizations list`), then run `python twiml.py`"
+            f"the organization is still the placeholder {twiml.PLACEHOLDER_ORGANIZATION!r}: set "
+            "ORGANIZATION in phone/twiml.py to yours (`pipecat cloud organizations list`), "
+            "then run `python -m commands.twiml_bins`"
         )
     try:
         config = tomllib.loads((AGENT_DIR / "pcc-deploy.toml").read_text())
@@ -133,9 +130,9 @@ def make_plan(image: str | None) -> Plan:
             f"pcc-deploy.toml cannot be read ({error!r}): restore it from the template"
         ) from None
     service_host = f"{agent_name}.{twiml.ORGANIZATION}"
-    if twiml.SERVICE_HOST != service_host or twiml.STREAM_URL != twiml.stream_url(region):
+    if twiml.SERVICE_HOST != service_host or twiml.STREAM_URL != twiml.pipecat_cloud_stream_url(region):
         raise DeployError(
-            "twiml.py does not route calls to the agent and region in pcc-deploy.toml: make them match"
+            "phone/twiml.py does not route calls to the agent and region in pcc-deploy.toml: make them match"
         )
     env_file = AGENT_DIR / ".env"
     if not env_file.exists():
@@ -324,11 +321,11 @@ def print_next_steps(plan: Plan, ready: bool) -> None:
     else:
         print(f"\n{plan.agent_name} is deployed and rolling out; `pipecat cloud agent status` shows when.")
     print("Paste this into a new TwiML Bin in the Twilio Console:\n")
-    print(twiml.stream_twiml(twiml.INBOUND_BIN_PARAMETERS))
+    print(twiml.stream_twiml(twiml.BIN_PARAMETERS["inbound.xml"]))
     print("Then:")
     print("  1. Twilio Console > TwiML Bins > Create: paste the TwiML above and save.")
     print("  2. Phone Numbers > your number > A call comes in: TwiML Bin, choose that Bin, save")
-    print("     (or: uv run python -m number_setup +1NUMBER --bin-url BIN_URL).")
+    print("     (or: uv run python -m commands.number_setup +1NUMBER --bin-url BIN_URL).")
     print(f"  3. Call the number. Logs: pipecat cloud agent logs {plan.agent_name}")
 
 

@@ -1,13 +1,4 @@
-{%- set catalog = cookiecutter._providers -%}
-{%- set faked = namespace(endpoints=[], swapped=[]) %}
-{%- for kind in ["stt", "llm", "tts"] %}
-{%- set provider = catalog[kind][cookiecutter[kind]] %}
-{%- if "endpoint" in provider and "fake" in provider.endpoint %}
-{%- set faked.endpoints = faked.endpoints + [provider.endpoint] %}
-{%- else %}
-{%- set faked.swapped = faked.swapped + [kind] %}
-{%- endif %}
-{%- endfor -%}
+{%- set agent = cookiecutter | agent -%}
 """Runs the agent against local fakes of every network peer; used by the tests and the simulator."""
 
 import os
@@ -23,7 +14,7 @@ from pathlib import Path
 from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
-from tests.fakes.openai_server import DEFAULT_REPLY, FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_rest import FakeTwilioRest
 
 AGENT_DIR = Path(__file__).resolve().parents[1]
@@ -41,25 +32,16 @@ DEVELOPER_SETTINGS = (
 
 # Chosen providers whose protocol a local fake speaks: their endpoint variable is pointed at it.
 PROVIDER_ENDPOINTS = {
-{%- for endpoint in faked.endpoints | unique(attribute="env") %}
-    "{{ endpoint.env }}": "{{ endpoint.fake }}",
+{%- for setting, fake_url in agent.protocol_fakes.items() %}
+    "{{ setting }}": "{{ fake_url }}",
+{%- else %}}
 {%- endfor %}
-{%- if faked.endpoints %}
-{% endif -%}
+{%- if agent.protocol_fakes %}
 }
-# Chosen providers no fake speaks: tests.serve_agent swaps them at the factory boundary.
-FACTORY_FAKES = [
-{%- for kind in faked.swapped %}
-    "{{ kind }}",
-{%- endfor %}
-{%- if faked.swapped %}
-{% endif -%}
-]
-PROVIDER_KEYS = [
-{%- for api_key in [catalog.stt[cookiecutter.stt].api_key, catalog.llm[cookiecutter.llm].api_key, catalog.tts[cookiecutter.tts].api_key] | unique %}
-    "{{ api_key }}",
-{%- endfor %}
-]
+{%- endif %}
+# Chosen providers no fake speaks: tests.serve_agent stands in for them at the factory boundary.
+FACTORY_FAKES = [{% for provider in agent.providers if provider.fake == "factory" %}"{{ provider.kind }}"{{ ", " if not loop.last }}{% endfor %}]
+PROVIDER_KEYS = [{% for provider in agent.providers | unique(attribute="api_key") %}"{{ provider.api_key }}"{{ ", " if not loop.last }}{% endfor %}]
 
 
 @dataclass
@@ -85,16 +67,8 @@ class Fakes:
         self.openai.speech_down = True
 
     def reset(self) -> None:
-        self.caller_will_say()
-        self.openai.answers.clear()
-        self.openai.default_reply = DEFAULT_REPLY
-        self.openai.failure = None
-        self.openai.speech_down = False
-        self.cartesia.drop_next = 0
-        self.twilio.failure = None
-        self.openai.chat_requests.clear()
-        self.openai.speech_inputs.clear()
-        self.cartesia.transcripts.clear()
+        for fake in (self.openai, self.deepgram, self.cartesia, self.twilio):
+            fake.reset()
 
 
 def start_fakes(servers: BackgroundServers) -> Fakes:
@@ -123,7 +97,7 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
 
 def server_command(mode: str, port: int) -> list[str]:
     if FACTORY_FAKES:
-        return ["-m", "tests.serve_agent", mode, "--port", str(port), "--swap", ",".join(FACTORY_FAKES)]
+        return ["-m", "tests.serve_agent", mode, "--port", str(port)]
     if mode == "cloud":
         # The Pipecat Cloud way: a /ws server that calls bot(runner_args), like the base image.
         return ["-m", "tests.pipecat_cloud_host", "--port", str(port)]

@@ -1,55 +1,82 @@
-"""Serves the bot with providers that no local fake speaks swapped at the factory boundary.
+"""Serves the agent with the providers that no local fake speaks replaced at the factory boundary.
 
 The stand-ins are pipecat's OpenAI services pointed at the fake OpenAI server (FAKE_OPENAI_URL):
 they speak a protocol the tests can fake, and the openai SDK ships with pipecat itself. Everything
-else (the pipeline, the Twilio side, the call flow) is the agent's own.
+else (the pipeline, the Twilio side, the call flow) is the agent's own: bot() runs unchanged, in a
+process of its own whose Providers are these.
 
-Run: python -m tests.serve_agent cloud|local --port 8080 --swap stt,tts
+Run: python -m tests.serve_agent cloud|local --port 8080
 """
 
 import argparse
 import os
 import sys
 
-import uvicorn
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.services.openai.tts import OpenAITTSService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
 
-import bot as bot_module
+import bot as agent
+from phrases import SYSTEM_PROMPT
+from startup.process import AgentProcess
+from tests.harness import FACTORY_FAKES
+from voice.providers import Providers
 
 
 def _fake_openai(**settings) -> dict:
     return {"api_key": "fake-openai-key", "base_url": os.environ["FAKE_OPENAI_URL"], **settings}
 
 
-FACTORY_FAKES = {
-    "stt": lambda: OpenAISTTService(**_fake_openai()),
-    "llm": lambda system_prompt: OpenAILLMService(
-        **_fake_openai(settings=OpenAILLMService.Settings(model="fake", system_instruction=system_prompt))
-    ),
-    "tts": lambda: OpenAITTSService(**_fake_openai(sample_rate=24000)),
-}
+class FactoryFakes(Providers):
+    """The agent's providers, with each kind in `swapped` built as an OpenAI-protocol stand-in."""
 
-# The development runner looks for `bot` on __main__.
-bot = bot_module.bot
+    def __init__(self, swapped: list[str]) -> None:
+        self.swapped = swapped
+
+    def create_stt(self) -> STTService:
+        if "stt" not in self.swapped:
+            return super().create_stt()
+        return OpenAISTTService(**_fake_openai())
+
+    def create_llm(self) -> OpenAILLMService:
+        if "llm" not in self.swapped:
+            return super().create_llm()
+        settings = OpenAILLMService.Settings(model="fake", system_instruction=SYSTEM_PROMPT)
+        return OpenAILLMService(**_fake_openai(settings=settings))
+
+    def create_tts(self) -> TTSService:
+        if "tts" not in self.swapped:
+            return super().create_tts()
+        return OpenAITTSService(**_fake_openai(sample_rate=24000))  # OpenAI speech is 24 kHz only
+
+
+PROCESS = AgentProcess(FactoryFakes(FACTORY_FAKES))
+
+
+async def bot(runner_args) -> None:
+    """The agent's bot(), in this process with the factory fakes; pipecat's runner looks it up on __main__."""
+    await agent.bot(runner_args, PROCESS)
+
+
+async def readyz() -> bool:
+    return await PROCESS.readyz()
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["cloud", "local"])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--swap", default="")
     args = parser.parse_args()
-    for kind in filter(None, args.swap.split(",")):
-        setattr(bot_module, f"create_{kind}", FACTORY_FAKES[kind])
-        print(f"serve_agent: {kind} swapped for a factory fake (OpenAI protocol)", flush=True)
+    print(f"serve_agent: {', '.join(FACTORY_FAKES)} replaced by factory fakes (OpenAI protocol)", flush=True)
     if args.mode == "cloud":
-        from tests.pipecat_cloud_host import app
+        from tests.pipecat_cloud_host import serve
 
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+        serve(bot, readyz, args.port)
     else:
         from pipecat.runner.run import main
 
         sys.argv = ["bot.py", "-t", "twilio", "--host", "127.0.0.1", "--port", str(args.port)]
-        bot_module.warm_up_before_serving()
+        PROCESS.warm_up_before_serving()
         main()

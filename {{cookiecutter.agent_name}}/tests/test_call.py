@@ -6,13 +6,9 @@ import time
 
 import pytest
 
-from call_control import GOODBYE
-from env_settings import MissingSetting
-from greeting import GREETING
-from reply_guard import APOLOGY
-from tests.fakes.openai_server import Failure, ToolCall
-from tests.fakes.twilio_caller import read_wav
-from tests.phone import (
+from phrases import APOLOGY, GOODBYE, OPENING
+from settings import MissingSetting
+from tests.calling import (
     AUDIO,
     QUESTION,
     ask,
@@ -25,6 +21,9 @@ from tests.phone import (
     run,
     wait_until,
 )
+from tests.fakes.openai_server import Failure, ToolCall
+from tests.fakes.twilio_caller import read_wav
+from voice.greeting import spoken_text
 
 LONG_REPLY = " ".join(["We are open from nine in the morning until six in the evening."] * 4)
 
@@ -42,7 +41,7 @@ def test_greeting(agent, fakes):
     assert all(item.message["streamSid"] == caller.stream_sid for item in media)
     # The greeting was synthesized when the server warmed up: this call plays it without the TTS.
     assert len(caller.bot_audio()) > 0
-    assert GREETING not in fakes.spoken()
+    assert spoken_text(OPENING) not in fakes.spoken()
     assert APOLOGY not in fakes.spoken()
 
 
@@ -181,9 +180,9 @@ def test_tts_outage_plays_the_trouble_prompt_and_ends_politely(agent, fakes):
 
 
 def test_missing_twilio_credentials_fail_with_a_clear_message(monkeypatch):
-    from env_settings import twilio_credentials
+    from settings import twilio_credentials
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
-    with pytest.raises(MissingSetting, match=r"^TWILIO_AUTH_TOKEN not set: .*\.env"):
+    with pytest.raises(MissingSetting, match=r"^TWILIO_AUTH_TOKEN is not set: .*\.env"):
         twilio_credentials()

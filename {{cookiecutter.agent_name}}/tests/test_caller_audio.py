@@ -5,7 +5,7 @@ import asyncio
 from pipecat.frames.frames import InputAudioRawFrame, TextFrame, TranscriptionFrame
 from pipecat.tests.utils import run_test
 
-from caller_audio import CallerAudioEnd
+from voice.caller_audio import CallerAudioEnd
 
 
 def test_only_the_callers_audio_stops_here():

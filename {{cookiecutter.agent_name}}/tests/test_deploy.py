@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import twiml
-from env_settings import REQUIRED_SETTINGS
+from phone import twiml
+from settings import ALL_SETTINGS, REQUIRED_SETTINGS
 from tests.fakes.background import BackgroundServers
 from tests.fakes.pipecat_cloud_api import CloudFailure, FakePipecatCloud
 from tests.harness import AGENT_DIR
@@ -52,7 +52,7 @@ def project(tmp_path):
     copy = tmp_path / AGENT_NAME
     skip = shutil.ignore_patterns(".venv", ".env", "tests", "__pycache__", ".pytest_cache", ".ruff_cache")
     shutil.copytree(AGENT_DIR, copy, ignore=skip)
-    twiml_file = copy / "twiml.py"
+    twiml_file = copy / "phone" / "twiml.py"
     organization_line = f'ORGANIZATION = "{ORGANIZATION}"'
     twiml_file.write_text(
         re.sub(r"^ORGANIZATION = .*$", organization_line, twiml_file.read_text(), flags=re.M)
@@ -60,8 +60,8 @@ def project(tmp_path):
     lines = [f"{name}={value}" for name, value in SECRETS.items()]
     # An optional value left empty and a commented one: neither may reach the secret set.
     (copy / ".env").write_text("# filled in from .env.example\n" + "\n".join(lines) + "\nEMPTY_OPTION=\n")
-    # The Bins in twiml/ follow twiml.py, as the README says after a change of organization.
-    subprocess.run([sys.executable, "twiml.py"], cwd=copy, check=True, capture_output=True)
+    # The Bins in twiml/ follow phone/twiml.py, as the README says after a change of organization.
+    subprocess.run([sys.executable, "-m", "commands.twiml_bins"], cwd=copy, check=True, capture_output=True)
     if not (copy / "uv.lock").exists():
         # The image build reads uv.lock; the fake build only needs the file to be in the context.
         (copy / "uv.lock").write_text("# stand-in for `uv lock` output\n")
@@ -221,10 +221,10 @@ def test_without_a_terminal_it_deploys_only_with_yes(project, cloud):
             id="empty-required",
         ),
         pytest.param(
-            lambda p: (p / "twiml.py").write_text(
-                (p / "twiml.py").read_text().replace(ORGANIZATION, "your-organization")
+            lambda p: (p / "phone" / "twiml.py").write_text(
+                (p / "phone" / "twiml.py").read_text().replace(ORGANIZATION, twiml.PLACEHOLDER_ORGANIZATION)
             ),
-            r"placeholder 'your-organization': set ORGANIZATION in twiml\.py",
+            rf"placeholder '{twiml.PLACEHOLDER_ORGANIZATION}': set ORGANIZATION in phone/twiml\.py",
             id="placeholder-organization",
         ),
         pytest.param(lambda p: (p / "uv.lock").unlink(), r"uv\.lock is missing: .*uv lock", id="no-lockfile"),
@@ -253,12 +253,12 @@ def test_without_the_cli_it_says_how_to_get_it(project, cloud, tmp_path):
     assert cloud.requests == []
 
 
-def test_required_settings_are_the_ones_env_example_marks_required():
+def test_env_example_lists_every_setting_with_its_default():
     lines = (AGENT_DIR / ".env.example").read_text().splitlines()
-    marked = [
-        line.split("=")[0]
-        for before, line in zip(lines, lines[1:], strict=False)
-        if re.fullmatch(r"# required( \w+)?", before)
-    ]
-    assert marked == list(REQUIRED_SETTINGS)
-    assert twiml.ORGANIZATION  # deploy.py reads the organization from twiml.py
+    listed = {}
+    for comment, line in zip(lines, lines[1:], strict=False):
+        if match := re.fullmatch(r"# (required|optional)(?:, default (.+?))?: .+", comment):
+            listed[line.removeprefix("# ").removesuffix("=")] = (match[1] == "required", match[2] or "")
+    assert listed == {setting.name: (setting.required, setting.default) for setting in ALL_SETTINGS}
+    for name in REQUIRED_SETTINGS:
+        assert f"{name}=" in lines  # to be filled in, not commented out

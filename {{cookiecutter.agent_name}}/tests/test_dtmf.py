@@ -1,6 +1,6 @@
 """Keypad input: digits and # reach the LLM as one user message."""
 
-from tests.phone import INBOUND, new_caller, run, wait_until
+from tests.calling import INBOUND, new_caller, run, wait_until
 
 
 def test_dtmf_digits_and_pound_become_one_llm_message(agent, fakes):

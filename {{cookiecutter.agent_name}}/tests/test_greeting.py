@@ -1,19 +1,17 @@
 """The greeting is synthesized once per process, then played at once; live TTS covers a failed warm-up.
 
 Each test starts a server of its own, so "once per process" is counted from the process's start.
-These tests check behaviour, not timing: bench/ in the template repository measures the speed.
+These tests check behaviour, not timing; the template's benchmark measures the speed.
 """
 
-import asyncio
-
 import pytest
-from loguru import logger
 
-from env_settings import MissingSetting
-from greeting import GREETING
+from phrases import OPENING
+from tests.calling import QUESTION, new_caller, question, run, wait_until
 from tests.harness import AgentServer
-from tests.phone import QUESTION, new_caller, question, run, wait_until
-from warm_up import warm_up
+from voice.greeting import spoken_text
+
+OPENING_TEXT = spoken_text(OPENING)  # the greeting, after the recording notice when there is one
 
 
 def greeting_call(server, say: bytes | None = None):
@@ -51,7 +49,7 @@ def fresh_server(fakes, tmp_path):
 def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, fakes, mode):
     fakes.caller_will_say(QUESTION)
     server = fresh_server(mode)  # warms up: readyz on Pipecat Cloud, before serving locally
-    assert fakes.spoken() == [GREETING]
+    assert fakes.spoken() == [OPENING_TEXT]
     assert "Greeting cached" in server.log()
     assert len(fakes.openai.chat_requests) == 1  # the warm-up's one short LLM request
 
@@ -61,7 +59,7 @@ def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, 
     # Both calls ran on services built ahead: at warm-up, then by the first call for the next.
     assert server.log().count("Using the services built ahead for this call") == 2
 
-    assert fakes.spoken().count(GREETING) == 1  # no call synthesized it again
+    assert fakes.spoken().count(OPENING_TEXT) == 1  # no call synthesized it again
     greeting_bytes = len(second.bot_audio())
     assert greeting_bytes > 0
     assert first.bot_audio()[:greeting_bytes] == second.bot_audio()
@@ -69,7 +67,7 @@ def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, 
     [request] = [
         r for r in fakes.openai.chat_requests if {"role": "user", "content": QUESTION} in r["messages"]
     ]
-    assert {"role": "assistant", "content": GREETING} in request["messages"]
+    assert {"role": "assistant", "content": OPENING_TEXT} in request["messages"]
     assert QUESTION in fakes.openai.user_messages()
 
 
@@ -80,11 +78,11 @@ def test_a_failed_warm_up_falls_back_to_live_tts_and_caches_that(fresh_server, f
     fakes.reset()  # the text-to-speech provider is back
 
     live = greeting_call(server)
-    assert fakes.spoken() == [GREETING]  # spoken live in the call
+    assert fakes.spoken() == [OPENING_TEXT]  # spoken live in the call
     run(wait_until(lambda: "Greeting cached" in server.log(), what="the live greeting to be kept"))
     cached = greeting_call(server)
 
-    assert fakes.spoken() == [GREETING]  # not synthesized again
+    assert fakes.spoken() == [OPENING_TEXT]  # not synthesized again
     # The same greeting both times (live audio may have passed a different resampler on its way).
     assert len(cached.bot_audio()) > 0
     assert abs(len(live.bot_audio()) - len(cached.bot_audio())) <= 0.15 * len(cached.bot_audio())
@@ -105,19 +103,3 @@ def test_talking_over_the_cached_greeting_clears_it(agent, fakes):
 
     caller = run(scenario())
     assert caller.events("clear")
-
-
-def test_a_missing_setting_does_not_stop_the_warm_up():
-    def missing_key(*_args):
-        raise MissingSetting(
-            "SOME_API_KEY is not set: add it to .env (see .env.example) or to the secret set"
-        )
-
-    errors = []
-    handler = logger.add(errors.append, level="ERROR")
-    try:
-        # The server still starts; each call then stops with the line that names the key.
-        asyncio.run(warm_up(missing_key, missing_key, missing_key, "system prompt"))
-    finally:
-        logger.remove(handler)
-    assert any("Not warmed up: SOME_API_KEY is not set" in message for message in errors)

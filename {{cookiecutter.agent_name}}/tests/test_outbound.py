@@ -2,12 +2,12 @@
 
 import asyncio
 
+from tests.calling import assert_no_secret, new_caller, question, run, run_command
 from tests.fakes.twilio_rest import RestFailure
-from tests.phone import assert_no_secret, new_caller, question, run, run_command
 
 
 def test_outbound_command_places_a_call_with_inline_twiml(fakes):
-    result = run_command(fakes, "-m", "outbound", "+15557654321", "--name", "Alice")
+    result = run_command(fakes, "-m", "commands.place_call", "+15557654321", "--name", "Alice")
 
     assert result.returncode == 0, result.stderr
     created = [r for r in fakes.twilio.requests if r.path.endswith("/Calls.json")][-1]
@@ -22,7 +22,7 @@ def test_outbound_command_places_a_call_with_inline_twiml(fakes):
 
 def test_outbound_command_can_use_a_twiml_bin(fakes):
     bin_url = "https://handler.twilio.com/twiml/EH0123456789abcdef?callee_name=Bob"
-    result = run_command(fakes, "-m", "outbound", "+15557654321", "--twiml-bin-url", bin_url)
+    result = run_command(fakes, "-m", "commands.place_call", "+15557654321", "--twiml-bin-url", bin_url)
 
     assert result.returncode == 0, result.stderr
     created = [r for r in fakes.twilio.requests if r.path.endswith("/Calls.json")][-1]
@@ -31,7 +31,7 @@ def test_outbound_command_can_use_a_twiml_bin(fakes):
 
 def test_outbound_command_failure_is_one_line(fakes):
     fakes.twilio.failure = RestFailure(match="/Calls.json", status=400)
-    result = run_command(fakes, "-m", "outbound", "+15557654321")
+    result = run_command(fakes, "-m", "commands.place_call", "+15557654321")
 
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0

@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.fakes.twilio_caller import SAMPLE_RATE, read_wav, to_line_audio
-from tests.harness import AGENT_DIR
-from tests.phone import (
+from phrases import OPENING, RECORDING_NOTICE
+from tests.calling import (
     INBOUND,
     REST_FAILURES,
     assert_no_secret,
@@ -15,6 +14,7 @@ from tests.phone import (
     run,
     wait_until,
 )
+from tests.fakes.twilio_caller import SAMPLE_RATE
 
 
 def recordings_for(fakes, caller) -> list:
@@ -26,17 +26,19 @@ def test_recording_starts_in_twilio_as_the_notice_plays(agent, fakes):
         async with new_caller(agent, parameters=INBOUND) as caller:
             await caller.start()
             await wait_until(lambda: recordings_for(fakes, caller), what="the recording request")
-            await caller.wait_for_audio(2.5)  # the notice (1.7 s), then the greeting
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()  # the opening: the notice, then the greeting
             await caller.hang_up()
             return caller
 
     caller = run(scenario())
-    # The caller first hears the bundled notice, sample for sample (after μ-law on the line).
-    notice = read_wav(AGENT_DIR / "audio" / "recording_notice.wav")
-    half_a_second = SAMPLE_RATE  # bytes of 16-bit audio
-    assert caller.bot_audio()[:half_a_second] == to_line_audio(notice)[:half_a_second]
+    assert OPENING[0] == RECORDING_NOTICE  # the caller hears the notice before anything else
     recordings = recordings_for(fakes, caller)
     assert len(recordings) == 1
+    # Twilio plays the opening in real time from its first media: the recording starts while it plays.
+    opening_starts = caller.events("media")[0].at
+    opening_secs = len(caller.bot_audio()) / (2 * SAMPLE_RATE)
+    assert opening_starts <= recordings[0].at + 0.5 and recordings[0].at < opening_starts + opening_secs
     assert recordings[0].method == "POST"
     assert recordings[0].form == {"RecordingChannels": "dual"}
     call_path = f"/2010-04-01/Accounts/{caller.account_sid}/Calls/{caller.call_sid}"
@@ -52,7 +54,7 @@ def test_failed_recording_leaves_the_call_up(agent, fakes, failure_name):
             await caller.start()
             logged = f"Call {caller.call_sid}: recording did not start"
             await wait_until(lambda: logged in agent.log(), what="the log line")
-            await caller.wait_for_audio(2.5)
+            await caller.wait_for("media")
             await caller.hang_up()
             return caller
 

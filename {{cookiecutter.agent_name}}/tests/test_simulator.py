@@ -13,7 +13,7 @@ def test_simulator_saves_the_bot_audio_and_prints_a_timeline(tmp_path):
     saved = tmp_path / "bot.wav"
     question = Path(__file__).parent / "audio" / "question.wav"
     result = subprocess.run(
-        [sys.executable, "-m", "tests.simulate", "--wav", str(question), "--save", str(saved)],
+        [sys.executable, "-m", "commands.simulate", "--wav", str(question), "--save", str(saved)],
         cwd=AGENT_DIR,
         capture_output=True,
         text=True,

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from call_control import DEFAULT_TRANSFER_NUMBER, TRANSFER_FAILED, TRANSFERRING
-from tests.fakes.openai_server import ToolCall
-from tests.phone import (
+import settings
+from phrases import TRANSFER_FAILED, TRANSFERRING
+from tests.calling import (
     INBOUND,
     QUESTION,
     REST_FAILURES,
@@ -19,6 +19,7 @@ from tests.phone import (
     run,
     wait_until,
 )
+from tests.fakes.openai_server import ToolCall
 
 
 def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
@@ -41,10 +42,10 @@ def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
     updates = [r for r in requests_for(fakes, caller) if r.path == call_path]
     assert len(updates) == 1 and set(updates[0].form) == {"Twiml"}
     twiml = updates[0].form["Twiml"]
-    assert f'<Dial callerId="{INBOUND["to_number"]}">{DEFAULT_TRANSFER_NUMBER}</Dial>' in twiml
+    assert f'<Dial callerId="{INBOUND["to_number"]}">{settings.TRANSFER_NUMBER.default}</Dial>' in twiml
     assert hang_ups_for(fakes, caller) == []
     assert TRANSFERRING in fakes.spoken()
-    assert f"Call {caller.call_sid}: transferred to {DEFAULT_TRANSFER_NUMBER}" in agent.log()
+    assert f"Call {caller.call_sid}: transferred to {settings.TRANSFER_NUMBER.default}" in agent.log()
 
 
 @pytest.mark.parametrize("failure_name", REST_FAILURES)
@@ -73,6 +74,6 @@ def test_failed_transfer_is_told_and_the_call_goes_on(agent, fakes, failure_name
     assert "We open at nine." in fakes.spoken()  # the call went on: the caller's next turn was answered
     tool_results = [message["content"] for message in fakes.openai.tool_results()]
     assert any('"transferred": false' in result for result in tool_results), tool_results
-    assert f"Call {caller.call_sid}: transfer to {DEFAULT_TRANSFER_NUMBER} failed" in agent.log()
+    assert f"Call {caller.call_sid}: transfer to {settings.TRANSFER_NUMBER.default} failed" in agent.log()
     assert not [r for r in hang_ups_for(fakes, caller) if r.form.get("Status") != "completed"]
     assert_no_secret(agent.log(), fakes)

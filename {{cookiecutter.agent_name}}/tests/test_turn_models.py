@@ -5,10 +5,11 @@ import asyncio
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 
-from tests.phone import question
-from turn_models import SharedSileroVADAnalyzer, SharedSmartTurnAnalyzerV3, user_turn_params
+from tests.calling import question
+from voice.turn_models import TurnModels
 
 SAMPLE_RATE = 8000
+MODELS = TurnModels()
 
 
 def windows(audio: bytes, size: int) -> list[bytes]:
@@ -19,7 +20,7 @@ def test_vad_confidences_match_pipecats_silero_call_by_call():
     speech = question()
     other_call = speech[::-1]  # a second call with different audio, fed in between
     stock, stock_other = SileroVADAnalyzer(), SileroVADAnalyzer()
-    shared, shared_other = SharedSileroVADAnalyzer(), SharedSileroVADAnalyzer()
+    shared, shared_other = MODELS.vad_analyzer(), MODELS.vad_analyzer()
     for analyzer in (stock, stock_other, shared, shared_other):
         analyzer.set_sample_rate(SAMPLE_RATE)
     size = stock.num_frames_required() * 2
@@ -44,7 +45,7 @@ def test_vad_states_match_pipecats_frame_by_frame():
 
     audio = bytes(3200) + question() + bytes(8000)
     stock = asyncio.run(states(SileroVADAnalyzer(), SileroVADAnalyzer(), audio))
-    shared = asyncio.run(states(SharedSileroVADAnalyzer(), SharedSileroVADAnalyzer(), audio))
+    shared = asyncio.run(states(MODELS.vad_analyzer(), MODELS.vad_analyzer(), audio))
     assert shared == stock
     assert {state.name for state in stock} >= {"QUIET", "SPEAKING"}  # the audio exercises both
 
@@ -59,13 +60,13 @@ def test_turn_decisions_match_pipecats_smart_turn():
         return state, getattr(metrics, "probability", None)
 
     stock = asyncio.run(decide(LocalSmartTurnAnalyzerV3()))
-    shared = asyncio.run(decide(SharedSmartTurnAnalyzerV3()))
+    shared = asyncio.run(decide(MODELS.turn_analyzer()))
     assert shared == stock
-    assert SharedSmartTurnAnalyzerV3()._session is SharedSmartTurnAnalyzerV3()._session
+    assert MODELS.turn_analyzer()._session is MODELS.turn_analyzer()._session
 
 
 def test_each_call_gets_its_own_analyzers():
-    first, second = user_turn_params(), user_turn_params()
+    first, second = MODELS.user_turn_params(), MODELS.user_turn_params()
     assert first.vad_analyzer is not second.vad_analyzer
     [first_stop], [second_stop] = first.user_turn_strategies.stop, second.user_turn_strategies.stop
     assert first_stop is not second_stop

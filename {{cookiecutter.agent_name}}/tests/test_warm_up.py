@@ -1,6 +1,6 @@
 """Services built ahead on a worker thread, and the warm-up's garbage-collector freeze.
 
-These tests check behaviour, not timing: bench/ in the template repository measures the speed.
+These tests check behaviour, not timing; the template's benchmark measures the speed.
 """
 
 import asyncio
@@ -10,55 +10,69 @@ import threading
 import pytest
 from loguru import logger
 
-import greeting
-import warm_up
-from env_settings import MissingSetting
-from tests.phone import QUESTION, one_question_call, run, wait_until
-from tests.serve_agent import FACTORY_FAKES
-from warm_up import take_services
+from phrases import OPENING
+from settings import MissingSetting
+from startup.process import AgentProcess
+from startup.services_ahead import ServicesAhead
+from tests.calling import QUESTION, one_question_call, run, wait_until
+from tests.serve_agent import FactoryFakes
 
 
-@pytest.fixture(autouse=True)
-def nothing_built_ahead():
-    warm_up._Ahead.building = None
-    yield
-    warm_up._Ahead.building = None
+class ThreadRecordingProviders:
+    """Providers whose every build notes the thread it ran on."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def create_services(self) -> str:
+        self.threads.append(threading.current_thread())
+        return "services"
 
 
-def recording_factory(name: str, threads: list):
-    def create(*_args):
-        threads.append(threading.current_thread())
-        return name
+class MissingKeyProviders(FactoryFakes):
+    def __init__(self, missing: str) -> None:
+        super().__init__(swapped=["stt", "llm", "tts"])
+        self.missing = missing
 
-    return create
+    def fail(self):
+        name = f"SOME_{self.missing.upper()}_API_KEY"
+        raise MissingSetting(f"{name} is not set: add it to .env (see .env.example)")
+
+    def create_stt(self):
+        return self.fail() if self.missing == "stt" else super().create_stt()
+
+    def create_tts(self):
+        return self.fail() if self.missing == "tts" else super().create_tts()
+
+    def create_services(self):
+        return self.fail()
 
 
 def test_each_call_takes_the_services_built_ahead_and_starts_the_next_build():
-    threads = []
-    factories = [recording_factory(name, threads) for name in ("stt", "llm", "tts")]
+    providers = ThreadRecordingProviders()
+    ahead = ServicesAhead(providers)
 
     async def two_calls():
-        first = await take_services(*factories, "system prompt")
-        second = await take_services(*factories, "system prompt")
+        first = await ahead.take()
+        second = await ahead.take()
         return threading.current_thread(), first, second
 
     loop_thread, first, second = run(two_calls())
-    warm_up._Ahead.building.result(timeout=10)  # the build the second call started for the next one
-    assert first == second == ("stt", "llm", "tts")
+    ahead._next.result(timeout=10)  # the build the second call started for the next one
+    assert first == second == "services"
     # Three builds: each call's, then the one the second call started for the next call.
-    assert len(threads) == 9
-    assert loop_thread not in threads  # never on the event loop, where it would stall every call's audio
+    assert len(providers.threads) == 3
+    # Never on the event loop, where it would stall every call's audio.
+    assert loop_thread not in providers.threads
 
 
 def test_a_missing_key_stops_the_call_with_the_line_that_names_it():
-    def missing_key(*_args):
-        raise MissingSetting("SOME_API_KEY is not set: add it to .env (see .env.example)")
-
-    warm_up.build_ahead(missing_key, missing_key, missing_key, "system prompt")  # fails ahead, too
-    with pytest.raises(MissingSetting, match="SOME_API_KEY is not set"):
-        run(take_services(missing_key, missing_key, missing_key, "system prompt"))
-    with pytest.raises(MissingSetting, match="SOME_API_KEY is not set"):
-        run(take_services(missing_key, missing_key, missing_key, "system prompt"))
+    ahead = ServicesAhead(MissingKeyProviders("stt"))
+    ahead.build_next()  # fails ahead, too
+    with pytest.raises(MissingSetting, match="SOME_STT_API_KEY is not set"):
+        run(ahead.take())
+    with pytest.raises(MissingSetting, match="SOME_STT_API_KEY is not set"):
+        run(ahead.take())
 
 
 def test_calls_that_arrive_together_are_all_answered(agent, fakes):
@@ -83,28 +97,36 @@ def test_calls_that_arrive_together_are_all_answered(agent, fakes):
 
 def test_the_warm_up_freezes_what_lives_as_long_as_the_process(fakes, monkeypatch):
     monkeypatch.setenv("FAKE_OPENAI_URL", fakes.env["FAKE_OPENAI_URL"])
+    process = AgentProcess(FactoryFakes(swapped=["stt", "llm", "tts"]))
     gc.unfreeze()
     try:
-        run(warm_up.warm_up(FACTORY_FAKES["stt"], FACTORY_FAKES["llm"], FACTORY_FAKES["tts"], "Hi"))
-        assert greeting.cached_audio()  # the warm-up went all the way through
+        run(process.warm_up())
+        assert process.spoken.audio(OPENING)  # the warm-up went all the way through
         assert gc.get_freeze_count() > 0  # later full collections skip what it left
     finally:
         gc.unfreeze()
-        greeting._Cache.audio = None
 
 
 def test_a_missing_tts_key_leaves_the_greeting_to_the_calls(fakes, monkeypatch):
     monkeypatch.setenv("FAKE_OPENAI_URL", fakes.env["FAKE_OPENAI_URL"])
-
-    def missing_tts_key():
-        raise MissingSetting("SOME_TTS_API_KEY is not set: add it to .env (see .env.example)")
-
+    process = AgentProcess(MissingKeyProviders("tts"))
     warnings = []
     handler = logger.add(warnings.append, level="WARNING")
     try:
-        run(warm_up.warm_up(FACTORY_FAKES["stt"], FACTORY_FAKES["llm"], missing_tts_key, "Hi"))
+        run(process.warm_up())
     finally:
         logger.remove(handler)
         gc.unfreeze()
-    assert greeting.cached_audio() is None  # calls speak it live, and then report the missing key
+    assert process.spoken.audio(OPENING) is None  # calls speak it live, and then report the missing key
     assert any("Greeting not synthesized at warm-up (MissingSetting" in message for message in warnings)
+
+
+def test_a_missing_setting_does_not_stop_the_warm_up():
+    errors = []
+    handler = logger.add(errors.append, level="ERROR")
+    try:
+        # The server still starts; each call then stops with the line that names the key.
+        asyncio.run(AgentProcess(MissingKeyProviders("stt")).warm_up())
+    finally:
+        logger.remove(handler)
+    assert any("Not warmed up: SOME_STT_API_KEY is not set" in message for message in errors)

@@ -15,10 +15,13 @@ SECONDS_PER_CHARACTER = 0.03
 
 class FakeCartesia:
     def __init__(self) -> None:
-        self.transcripts: list[str] = []
-        self.drop_next = 0
+        self.reset()
         self.app = web.Application()
         self.app.router.add_get("/tts/websocket", self.tts)
+
+    def reset(self) -> None:
+        self.transcripts: list[str] = []
+        self.drop_next = 0
 
     async def tts(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()

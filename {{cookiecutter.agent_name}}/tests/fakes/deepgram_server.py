@@ -36,9 +36,12 @@ def results(transcript: str, duration: float) -> dict:
 
 class FakeDeepgram:
     def __init__(self) -> None:
-        self.transcripts: list[str] = []
+        self.reset()
         self.app = web.Application()
         self.app.router.add_get("/v1/listen", self.listen)
+
+    def reset(self) -> None:
+        self.transcripts: list[str] = []
 
     async def listen(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()

@@ -33,6 +33,14 @@ class Failure:
 
 class FakeOpenAI:
     def __init__(self) -> None:
+        self.reset()
+        self.app = web.Application()
+        self.app.router.add_post("/v1/chat/completions", self.chat_completions)
+        self.app.router.add_post("/v1/audio/speech", self.speech)
+        self.app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
+
+    def reset(self) -> None:
+        """No script, no failure, nothing recorded."""
         # Replies keyed by what the caller last said, so a straggling request from an earlier call
         # cannot take another call's scripted reply.
         self.answers: dict[str, str | ToolCall] = {}
@@ -42,10 +50,6 @@ class FakeOpenAI:
         self.transcripts: list[str] = []
         self.chat_requests: list[dict] = []
         self.speech_inputs: list[str] = []
-        self.app = web.Application()
-        self.app.router.add_post("/v1/chat/completions", self.chat_completions)
-        self.app.router.add_post("/v1/audio/speech", self.speech)
-        self.app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -7,6 +7,7 @@ IncomingPhoneNumbers (list, update). `failure` makes matching requests fail or h
 import asyncio
 import base64
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -20,6 +21,7 @@ class TwilioRequest:
     path: str
     form: dict[str, str]
     username: str | None
+    at: float = field(default_factory=time.monotonic)  # when it arrived, on the tests' clock
 
 
 @dataclass
@@ -57,6 +59,10 @@ class FakeTwilioRest:
                 error = {"code": 20500, "message": "Injected failure", "status": failure.status}
                 return web.json_response(error, status=failure.status)
         return await handler(request)
+
+    def reset(self) -> None:
+        """No failure; the recorded requests stay, and each test finds its own by CallSid."""
+        self.failure = None
 
     def _sid(self, prefix: str) -> str:
         return f"{prefix}{next(self._sids):032d}"

@@ -1,12 +1,12 @@
 """Call the agent without a phone: speak WAV files or text into it, save what it says, time each turn.
 
-  python -m tests.simulate --say "What time do you open tomorrow?"      # local agent, fake providers
-  python -m tests.simulate --real --wav question.wav --save bot.wav       # local agent, keys from .env
-  python -m tests.simulate --url wss://api.pipecat.daily.co/ws/twilio \\
-      --param _pipecatCloudServiceHost=AGENT.ORG --say "Hello"            # a deployed agent
+  python -m commands.simulate --say "What time do you open tomorrow?"   # local agent, fake providers
+  python -m commands.simulate --real --wav question.wav --save bot.wav    # local agent, keys from .env
+  python -m commands.simulate --deployed --say "Hello"                    # the agent on Pipecat Cloud
 
-WAV input must be 8 kHz 16-bit mono; --say needs espeak-ng. Without --url the simulator serves the
-agent itself, the way Pipecat Cloud does, and fakes Twilio's REST API so no real call is touched.
+WAV input must be 8 kHz 16-bit mono; --say needs espeak-ng. Without --deployed or --url the simulator
+serves the agent itself, the way Pipecat Cloud does, and fakes Twilio's REST API so no real call is
+touched. It uses the fakes of the agent's tests.
 """
 
 import argparse
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from phone import twiml
 from tests.fakes.background import BackgroundServers
 from tests.fakes.twilio_caller import SAMPLE_RATE, FakeTwilioCaller, media_pcm, read_wav, to_line_rate
 from tests.harness import AGENT_DIR, AgentServer, start_fakes
@@ -90,6 +91,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", help="call this WebSocket instead of serving the local agent")
+    parser.add_argument(
+        "--deployed", action="store_true", help="call this agent on Pipecat Cloud (phone/twiml.py's stream)"
+    )
     parser.add_argument("--real", action="store_true", help="local agent with the real providers in .env")
     parser.add_argument("--wav", action="append", default=[], type=Path, help="an utterance (repeatable)")
     parser.add_argument("--say", action="append", default=[], help="an utterance spoken by espeak-ng")
@@ -102,6 +106,9 @@ def main() -> None:
     parameters = dict(item.split("=", 1) for item in args.param)
     servers, server, fakes = None, None, None
     url = args.url
+    if args.deployed:
+        url = twiml.STREAM_URL
+        parameters = {"_pipecatCloudServiceHost": twiml.SERVICE_HOST, **parameters}
     if not url:
         servers = BackgroundServers()
         fakes = start_fakes(servers)

@@ -1,26 +1,32 @@
-"""Places an outbound call that connects to this agent: python -m outbound +15551234567 --name Alice
+"""Places an outbound call to this agent: python -m commands.place_call +15551234567 --name Alice
 
-The callee's TwiML is built inline by twiml.py, the source of twiml/outbound.xml, or fetched from a
-TwiML Bin with --twiml-bin-url. TWILIO_PHONE_NUMBER (or --from) is the calling number.
+The callee's TwiML is built inline by phone/twiml.py, the source of twiml/outbound.xml, or fetched
+from a TwiML Bin with --twiml-bin-url. TWILIO_PHONE_NUMBER (or --from) is the calling number.
 """
 
 import argparse
 import asyncio
-import os
-import re
 import sys
 
 from dotenv import load_dotenv
 
-from env_settings import MissingSetting
-from twilio_calls import TwilioRequestError, place_call
-from twiml import stream_twiml
+import settings
+from phone.numbers import is_phone_number
+from phone.rest import TwilioRequestError, twilio_api, with_timeout
+from phone.twiml import stream_twiml
+from settings import MissingSetting
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+async def place_call(to: str, from_: str, *, twiml: str | None = None, url: str | None = None) -> str:
+    """Places a call whose TwiML is given inline, or fetched from a URL such as a TwiML Bin's."""
+    instructions = {"twiml": twiml} if twiml else {"url": url}
+    async with twilio_api() as client:
+        call = await with_timeout(client.calls.create_async(to=to, from_=from_, **instructions))
+    return call.sid
 
 
 def e164(number: str) -> str:
-    if not E164.match(number):
+    if not is_phone_number(number):
         raise argparse.ArgumentTypeError(f"{number!r} is not an E.164 number such as +15551234567")
     return number
 
@@ -43,7 +49,7 @@ def main() -> int:
     args = parser.parse_args()
     load_dotenv()
 
-    from_ = args.from_ or os.getenv("TWILIO_PHONE_NUMBER", "").strip()
+    from_ = args.from_ or settings.TWILIO_PHONE_NUMBER.value()
     if not from_:
         print("error: set TWILIO_PHONE_NUMBER in .env or pass --from +1...", file=sys.stderr)
         return 2

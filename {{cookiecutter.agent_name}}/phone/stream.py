@@ -6,12 +6,11 @@ the StreamSid and the TwiML `<Parameter>` values, which this module hands to the
 """
 
 import binascii
-import os
 from dataclasses import dataclass, field
 
 from fastapi import WebSocket
 from loguru import logger
-from pipecat.frames.frames import {% if cookiecutter.call_transfer == "yes" %}CancelFrame, EndFrame, {% endif %}Frame, OutputAudioRawFrame
+from pipecat.frames.frames import CancelFrame, EndFrame, Frame, OutputAudioRawFrame
 from pipecat.runner.utils import parse_telephony_websocket
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import (
@@ -19,7 +18,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from env_settings import twilio_credentials
+import settings
 
 TWILIO_SAMPLE_RATE = 8000
 FRAME_BYTES = TWILIO_SAMPLE_RATE * 2 // 50  # 20 ms of 16-bit audio, the size of Twilio's own frames
@@ -34,9 +33,8 @@ class CallSerializer(TwilioFrameSerializer):
 
     It drops a malformed frame instead of ending the call: pipecat's serializer raises on a media
     payload that is not base64 or on a binary frame, the transport takes that as the caller leaving,
-    and auto hang-up would then end the call.{% if cookiecutter.call_transfer == "yes" %} And it can leave the call up when the pipeline ends.{% endif %}
+    and auto hang-up would then end the call. And it can leave the call up when the pipeline ends.
     """
-{%- if cookiecutter.call_transfer == "yes" %}
 
     _keep_call_alive = False
 
@@ -48,7 +46,6 @@ class CallSerializer(TwilioFrameSerializer):
         if self._keep_call_alive and isinstance(frame, (EndFrame, CancelFrame)):
             return None
         return await super().serialize(frame)
-{%- endif %}
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
@@ -74,41 +71,34 @@ class TwilioCall:
     @property
     def to_number(self) -> str | None:
         return self.parameters.get("to_number")
-{%- if cookiecutter.outbound_calls == "yes" %}
 
     @property
     def is_outbound(self) -> bool:
+        """The bot placed this call (its TwiML says direction=outbound)."""
         return self.parameters.get("direction") == "outbound"
-{%- endif %}
-{%- if cookiecutter.call_transfer == "yes" %}
-
-    @property
-    def twilio_number(self) -> str | None:
-{%- if cookiecutter.outbound_calls == "yes" %}
-        """This account's own number on the call: the one called, or the one calling out."""
-        return self.from_number if self.is_outbound else self.to_number
-{%- else %}
-        """This account's own number on the call: the one the caller dialed."""
-        return self.to_number
-{%- endif %}
-{%- endif %}
 
 
 async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
     """Reads the stream's opening messages and builds the transport for this call."""
-    account_sid, auth_token = twilio_credentials()
+    settings.twilio_credentials()  # a missing one stops the call here, with the line that names it
     transport_type, call_data = await parse_telephony_websocket(websocket)
     if transport_type != "twilio" or not call_data.call_id or not call_data.stream_id:
         raise TwilioStreamError(
             f"expected a Twilio Media Stream 'start' message, got a {transport_type!r} handshake"
         )
+    return open_call(websocket, call_data.call_id, call_data.stream_id, dict(call_data.body or {}))
+
+
+def open_call(websocket: WebSocket, call_sid: str, stream_sid: str, parameters: dict[str, str]) -> TwilioCall:
+    """The serializer and transport of a call whose stream has started."""
+    account_sid, auth_token = settings.twilio_credentials()
     serializer = CallSerializer(
-        stream_sid=call_data.stream_id,
-        call_sid=call_data.call_id,
+        stream_sid=stream_sid,
+        call_sid=call_sid,
         account_sid=account_sid,
         auth_token=auth_token,
         # Regional endpoints, proxies and test fakes; auto hang-up posts here too.
-        base_url=os.getenv("TWILIO_API_BASE_URL", "").strip() or None,
+        base_url=settings.TWILIO_API_BASE_URL.value() or None,
     )
     transport = FastAPIWebsocketTransport(
         websocket=websocket,
@@ -119,14 +109,7 @@ async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
             serializer=serializer,
         ),
     )
-    return TwilioCall(
-        call_sid=call_data.call_id,
-        stream_sid=call_data.stream_id,
-        websocket=websocket,
-        transport=transport,
-        serializer=serializer,
-        parameters=dict(call_data.body or {}),
-    )
+    return TwilioCall(call_sid, stream_sid, websocket, transport, serializer, parameters)
 
 
 async def send_audio_now(call: TwilioCall, pcm: bytes) -> None:

@@ -6,7 +6,6 @@ TTS itself is down: it plays the bundled technical-trouble prompt and ends the c
 """
 
 import asyncio
-import os
 import time
 
 from loguru import logger
@@ -25,10 +24,10 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from audio_prompts import audio_prompt
+import settings
+from phrases import APOLOGY
+from phrases.recordings import recording
 
-APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
-REPLY_TIMEOUT_SECS = float(os.getenv("REPLY_TIMEOUT_SECS", "6"))
 # Nothing more to wait for: the bot talks, the caller talks, a tool runs, or the call ends.
 REPLY_UNDER_WAY = (
     BotStartedSpeakingFrame,
@@ -42,9 +41,9 @@ REPLY_UNDER_WAY = (
 class ReplyGuard(FrameProcessor):
     """Sits just before the LLM, where replies are requested and errors from the LLM and TTS pass."""
 
-    def __init__(self, timeout_secs: float = REPLY_TIMEOUT_SECS, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._timeout_secs = timeout_secs
+        self._timeout_secs = float(settings.REPLY_TIMEOUT_SECS.value())
         self._timer: asyncio.Task | None = None
         self._apologized = False
         self._prompts_end_at = 0.0
@@ -96,5 +95,5 @@ class ReplyGuard(FrameProcessor):
             await self._arm()
             return
         logger.error("The TTS is silent too: playing the technical-trouble prompt and ending the call")
-        await self.push_frame(audio_prompt("technical_trouble"))
+        await self.push_frame(recording("technical_trouble"))
         await self.push_frame(EndWorkerFrame(reason="providers unavailable"))

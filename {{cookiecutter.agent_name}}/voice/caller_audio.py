@@ -3,9 +3,9 @@
 The speech-to-text service and the user aggregator (voice activity and turn detection) are the only
 processors that read the caller's audio. pipecat passes every frame on, so without this each 20 ms
 frame would also cross the reply guard, LLM, TTS, output transport and assistant aggregator, each
-a queue and a task switch. Measured with 10 calls listening (bench/ in the template repository),
-that was a quarter of the bot's CPU. A processor added later that reads the caller's audio (an
-AudioBufferProcessor that saves the call's audio, say) belongs before this one.
+a queue and a task switch. Measured with 10 calls listening, that was a quarter of the bot's CPU. A
+processor added later that reads the caller's audio (an AudioBufferProcessor that saves the call's
+audio, say) belongs before this one.
 """
 
 from pipecat.frames.frames import Frame, InputAudioRawFrame

@@ -89,7 +89,7 @@ def assert_no_secret(text: str, fakes) -> None:
 
 
 def run_command(fakes, *command: str) -> subprocess.CompletedProcess:
-    """Runs one of the agent's commands (`-m number_setup ...`) against the fakes."""
+    """Runs one of the agent's commands (`-m commands.number_setup ...`) against the fakes."""
     env = {**os.environ, **fakes.env, "TWILIO_PHONE_NUMBER": "+15550009999"}
     return subprocess.run(
         [sys.executable, *command],

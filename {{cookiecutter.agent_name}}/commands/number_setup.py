@@ -1,4 +1,4 @@
-"""Points a Twilio phone number at a TwiML Bin: python -m number_setup +15551234567 --bin-url URL
+"""Points a Twilio phone number at a TwiML Bin: python -m commands.number_setup +15551234567 --bin-url URL
 
 Twilio has no public API that creates TwiML Bins: create the Bin in the Console from twiml/, copy
 its URL, and this command does the rest of the console steps. It shows the number's current voice
@@ -11,8 +11,8 @@ import sys
 
 from dotenv import load_dotenv
 
-from env_settings import MissingSetting
-from twilio_calls import TwilioRequestError, twilio_api, with_timeout
+from phone.rest import TwilioRequestError, twilio_api, with_timeout
+from settings import MissingSetting
 
 
 async def point_number(number: str, bin_url: str, confirmed: bool) -> int:

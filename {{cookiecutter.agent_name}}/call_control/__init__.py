@@ -1,0 +1,1 @@
+"""What the bot does to the live call. Each module here is one feature that bot.py lists."""

@@ -1,0 +1,30 @@
+"""What a call-control feature may add to a call. bot.py lists the enabled features; each hook is optional."""
+
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.frames.frames import FunctionCallResultProperties
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.frame_processor import FrameProcessor
+
+from voice.greeting import Greeting
+
+# A tool's result that the LLM must not answer: the tool speaks for itself.
+NO_LLM_RUN = FunctionCallResultProperties(run_llm=False)
+
+
+class CallFeature:
+    def tools(self) -> list[FunctionSchema]:
+        """Functions the LLM may call."""
+        return []
+
+    def processors(self) -> list[FrameProcessor]:
+        """Processors placed right after the speech-to-text, before turn taking."""
+        return []
+
+    def shape_greeting(self, greeting: Greeting) -> None:
+        """Changes what the caller hears first, or what the LLM is told then."""
+
+    def watch(self, worker: PipelineWorker) -> None:
+        """Called once the call's pipeline is built."""
+
+    async def on_connected(self) -> None:
+        """Called as the call starts, once the greeting is under way."""

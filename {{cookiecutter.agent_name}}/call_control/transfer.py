@@ -1,0 +1,118 @@
+"""The transfer_call tool: the live call is redirected to a <Dial>, and never hung up after it.
+
+A failed request never ends the call: a log line says why, the bot tells the caller, and the LLM
+gets the reason as the tool's result.
+"""
+
+import asyncio
+import time
+from xml.etree import ElementTree
+
+from loguru import logger
+from pipecat.adapters.llm.schemas.direct_function import tool_options
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    EndWorkerFrame,
+    TTSSpeakFrame,
+)
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.services.llm_service import FunctionCallParams
+
+import settings
+from call_control.feature import NO_LLM_RUN, CallFeature
+from phone.numbers import is_phone_number
+from phone.rest import TwilioRequestError, twilio_api, with_timeout
+from phone.stream import TwilioCall
+from phone.twiml import document
+from phrases import TRANSFER_FAILED, TRANSFERRING
+
+# The bot counts as done talking once it has been quiet this long: the TTS may pause between
+# the LLM's last sentence and the hold message.
+QUIET_SECS = 0.8
+HOLD_MESSAGE_TIMEOUT_SECS = 15
+
+
+def uninterruptible_speech(text: str) -> TTSSpeakFrame:
+    """Words the caller must hear in full, even if they talk or press a key meanwhile."""
+    frame = TTSSpeakFrame(text)
+    frame.interruptible = False
+    return frame
+
+
+def dial_twiml(number: str, caller_id: str | None) -> str:
+    """Moves the live call to `number`; the caller ID must be a number Twilio lets this account use."""
+    response = ElementTree.Element("Response")
+    ElementTree.SubElement(response, "Dial", {"callerId": caller_id} if caller_id else {}).text = number
+    return document(response)
+
+
+async def redirect_call(call_sid: str, twiml: str) -> None:
+    """Replaces the live call's TwiML: Twilio ends the media stream and follows the new instructions."""
+    async with twilio_api() as client:
+        await with_timeout(client.calls(call_sid).update_async(twiml=twiml))
+
+
+class Transfer(CallFeature):
+    def __init__(self, call: TwilioCall) -> None:
+        self._call = call
+        self._bot_speaking = False
+        self._bot_stopped_at = 0.0
+
+    def tools(self) -> list[FunctionSchema]:
+        return [
+            FunctionSchema(
+                name="transfer_call",
+                description="Transfer the caller to a human, when they ask for one or you cannot help them.",
+                properties={},
+                required=[],
+                handler=self.transfer_call,
+            )
+        ]
+
+    def watch(self, worker: PipelineWorker) -> None:
+        """Follows when the bot speaks, so a transfer can wait until the caller heard the hold message."""
+        worker.add_reached_downstream_filter((BotStartedSpeakingFrame, BotStoppedSpeakingFrame))
+
+        @worker.event_handler("on_frame_reached_downstream")
+        async def bot_speech_changed(worker, frame):
+            self._bot_speaking = isinstance(frame, BotStartedSpeakingFrame)
+            if not self._bot_speaking:
+                self._bot_stopped_at = time.monotonic()
+
+    @property
+    def caller_id(self) -> str | None:
+        """This account's own number on the call (the one called, or calling out): Twilio accepts it."""
+        return self._call.from_number if self._call.is_outbound else self._call.to_number
+
+    async def _wait_until_spoken(self, since: float) -> None:
+        deadline = since + HOLD_MESSAGE_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            stopped = not self._bot_speaking and self._bot_stopped_at > since
+            if stopped and time.monotonic() - self._bot_stopped_at >= QUIET_SECS:
+                return
+            await asyncio.sleep(0.05)
+        logger.warning(f"Call {self._call.call_sid}: transferring before the hold message finished")
+
+    # The caller may talk over the hold message, or press a key: neither may cancel the transfer.
+    @tool_options(cancel_on_interruption=False)
+    async def transfer_call(self, params: FunctionCallParams) -> None:
+        number = settings.TRANSFER_NUMBER.value()
+        asked_at = time.monotonic()
+        await params.llm.push_frame(uninterruptible_speech(TRANSFERRING))
+        await self._wait_until_spoken(since=asked_at)
+        try:
+            if not is_phone_number(number):
+                raise TwilioRequestError(f"{number!r} is not an E.164 number (check TRANSFER_NUMBER)")
+            await redirect_call(self._call.call_sid, dial_twiml(number, caller_id=self.caller_id))
+        except TwilioRequestError as error:
+            logger.warning(f"Call {self._call.call_sid}: transfer to {number} failed: {error}")
+            await params.result_callback({"transferred": False, "error": str(error)}, properties=NO_LLM_RUN)
+            await params.llm.push_frame(uninterruptible_speech(TRANSFER_FAILED))
+            return
+        logger.info(f"Call {self._call.call_sid}: transferred to {number}")
+        # Twilio now runs the <Dial>: ending the pipeline must not hang the transferred caller up.
+        self._call.serializer.keep_call_alive()
+        await params.result_callback({"transferred": True}, properties=NO_LLM_RUN)
+        await params.llm.push_frame(EndWorkerFrame(reason="transferred"))

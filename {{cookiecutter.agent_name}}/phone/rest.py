@@ -1,0 +1,52 @@
+"""Requests to Twilio's REST API, made with the twilio SDK's async client.
+
+TWILIO_API_BASE_URL sends them to another endpoint (a regional host, a proxy, a test fake), as it
+does for the serializer's hang-up. Every failure (an error answer, no answer) becomes one
+TwilioRequestError whose message never holds a credential.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+import settings
+
+Result = TypeVar("Result")
+
+
+class TwilioRequestError(RuntimeError):
+    """A Twilio REST request failed; the message says why, without secrets."""
+
+
+async def with_timeout(request: Awaitable[Result]) -> Result:
+    """The SDK's async client applies no timeout of its own, so each request gets this one."""
+    return await asyncio.wait_for(request, float(settings.TWILIO_API_TIMEOUT_SECS.value()))
+
+
+@asynccontextmanager
+async def twilio_api() -> AsyncIterator[Client]:
+    client = Client(*settings.twilio_credentials(), http_client=AsyncTwilioHttpClient())
+    base_url = settings.TWILIO_API_BASE_URL.value()
+    if base_url:
+        # Used verbatim, like the serializer does: edge and region would rewrite the host.
+        client.api.base_url = base_url.rstrip("/")
+        client.edge = client.region = None
+    try:
+        yield client
+    except TwilioRestException as error:
+        raise TwilioRequestError(
+            f"Twilio answered {error.status} (code {error.code}): {error.msg}"
+        ) from error
+    except (TimeoutError, aiohttp.ClientError) as error:
+        within = settings.TWILIO_API_TIMEOUT_SECS.value()
+        raise TwilioRequestError(
+            f"Twilio did not answer within {within}s ({type(error).__name__})"
+        ) from error
+    finally:
+        await client.http_client.close()

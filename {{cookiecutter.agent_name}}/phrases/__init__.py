@@ -1,0 +1,33 @@
+"""Every sentence the caller hears, and every instruction the LLM gets, in one place.
+
+Change the agent's voice or language here (and in system_prompt.txt). OPENING is synthesized once
+per process with the agent's own text-to-speech; the rest is spoken when it is needed. Only
+technical_trouble.wav is a recording, because it plays when the text-to-speech itself is down:
+record it again if you change TECHNICAL_TROUBLE.
+"""
+
+from pathlib import Path
+
+SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
+
+{%- if cookiecutter.call_recording == "yes" %}
+RECORDING_NOTICE = "This call is recorded for quality and training purposes."
+{%- endif %}
+GREETING = {{ cookiecutter.greeting | literal }}
+GOODBYE = "Thank you for calling. Goodbye!"
+APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
+TECHNICAL_TROUBLE = "We are experiencing technical difficulties. Please call again later. Goodbye."
+{%- if cookiecutter.call_transfer == "yes" %}
+TRANSFERRING = "Please hold while I transfer you to a colleague."
+TRANSFER_FAILED = "I'm sorry, I couldn't transfer you right now. Can I help you with anything else?"
+{%- endif %}
+
+# What the caller hears first, before anything they say, in this order.
+OPENING = [{% if cookiecutter.call_recording == "yes" %}RECORDING_NOTICE, {% endif %}GREETING]
+# The LLM's cue once the opening has played.
+GREETED = "A caller just connected, and you greeted them with the next message. Help with what they say."
+{%- if cookiecutter.outbound_calls == "yes" %}
+CALLEE_INSTRUCTION = (
+    "You placed this call to {name}. Wait for them to answer, then say who you are and why you are calling."
+)
+{%- endif %}

@@ -1,0 +1,1 @@
+"""What one agent process prepares once, before and between its calls."""

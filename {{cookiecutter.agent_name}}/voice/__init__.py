@@ -1,0 +1,1 @@
+"""The conversation: the providers, turn taking, the cached greeting, the reply guard and the pipeline."""
