@@ -126,9 +126,7 @@ def make_plan(image: str | None) -> Plan:
         config = tomllib.loads((AGENT_DIR / "pcc-deploy.toml").read_text())
         region, agent_name, secret_set = config["region"], config["agent_name"], config["secret_set"]
     except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
-        raise DeployError(
-            f"pcc-deploy.toml cannot be read ({error!r}): restore it from the template"
-        ) from None
+        raise DeployError(f"pcc-deploy.toml cannot be read ({error!r}): restore it from git") from None
     service_host = f"{agent_name}.{twiml.ORGANIZATION}"
     if twiml.SERVICE_HOST != service_host or twiml.STREAM_URL != twiml.pipecat_cloud_stream_url(region):
         raise DeployError(

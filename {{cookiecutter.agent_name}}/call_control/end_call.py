@@ -5,7 +5,7 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import EndWorkerFrame, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 
-from call_control.feature import NO_LLM_RUN, CallFeature
+from call_control.feature import NO_LLM_RUN, CallFeature, tool
 from phone.stream import TwilioCall
 from phrases import GOODBYE
 
@@ -15,15 +15,8 @@ class EndCall(CallFeature):
         self._call = call
 
     def tools(self) -> list[FunctionSchema]:
-        return [
-            FunctionSchema(
-                name="end_call",
-                description="End the phone call, when the caller says goodbye or has nothing more to ask.",
-                properties={},
-                required=[],
-                handler=self.end_call,
-            )
-        ]
+        description = "End the phone call, when the caller says goodbye or has nothing more to ask."
+        return [tool("end_call", description, self.end_call)]
 
     async def end_call(self, params: FunctionCallParams) -> None:
         """Says goodbye, then ends the pipeline; the Twilio serializer then hangs up through REST, once."""

@@ -1,14 +1,24 @@
 """What a call-control feature may add to a call. bot.py lists the enabled features; each hook is optional."""
 
+from collections.abc import Awaitable, Callable
+
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import FunctionCallResultProperties
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.services.llm_service import FunctionCallParams
 
 from voice.greeting import Greeting
 
 # A tool's result that the LLM must not answer: the tool speaks for itself.
 NO_LLM_RUN = FunctionCallResultProperties(run_llm=False)
+
+
+def tool(
+    name: str, description: str, handler: Callable[[FunctionCallParams], Awaitable[None]]
+) -> FunctionSchema:
+    """A function without arguments for the LLM; `handler` runs when the LLM calls it."""
+    return FunctionSchema(name=name, description=description, properties={}, required=[], handler=handler)
 
 
 class CallFeature:

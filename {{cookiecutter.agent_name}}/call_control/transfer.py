@@ -21,7 +21,7 @@ from pipecat.pipeline.worker import PipelineWorker
 from pipecat.services.llm_service import FunctionCallParams
 
 import settings
-from call_control.feature import NO_LLM_RUN, CallFeature
+from call_control.feature import NO_LLM_RUN, CallFeature, tool
 from phone.numbers import is_phone_number
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
 from phone.stream import TwilioCall
@@ -61,15 +61,8 @@ class Transfer(CallFeature):
         self._bot_stopped_at = 0.0
 
     def tools(self) -> list[FunctionSchema]:
-        return [
-            FunctionSchema(
-                name="transfer_call",
-                description="Transfer the caller to a human, when they ask for one or you cannot help them.",
-                properties={},
-                required=[],
-                handler=self.transfer_call,
-            )
-        ]
+        description = "Transfer the caller to a human, when they ask for one or you cannot help them."
+        return [tool("transfer_call", description, self.transfer_call)]
 
     def watch(self, worker: PipelineWorker) -> None:
         """Follows when the bot speaks, so a transfer can wait until the caller heard the hold message."""

@@ -1,7 +1,7 @@
 """The greeting is synthesized once per process, then played at once; live TTS covers a failed warm-up.
 
 Each test starts a server of its own, so "once per process" is counted from the process's start.
-These tests check behaviour, not timing; the template's benchmark measures the speed.
+These tests check behaviour, not timing.
 """
 
 import pytest

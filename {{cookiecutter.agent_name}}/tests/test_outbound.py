@@ -2,6 +2,7 @@
 
 import asyncio
 
+from phone import twiml
 from tests.calling import assert_no_secret, new_caller, question, run, run_command
 from tests.fakes.twilio_rest import RestFailure
 
@@ -16,7 +17,7 @@ def test_outbound_command_places_a_call_with_inline_twiml(fakes):
     assert created.form["From"] == "+15550009999"
     assert '<Parameter name="direction" value="outbound" />' in created.form["Twiml"]
     assert '<Parameter name="callee_name" value="Alice" />' in created.form["Twiml"]
-    assert "api.pipecat.daily.co/ws/twilio" in created.form["Twiml"]
+    assert f'<Stream url="{twiml.STREAM_URL}">' in created.form["Twiml"]
     assert_no_secret(result.stdout + result.stderr, fakes)
 
 

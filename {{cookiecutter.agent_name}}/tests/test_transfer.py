@@ -12,6 +12,7 @@ from tests.calling import (
     REST_FAILURES,
     assert_no_secret,
     hang_ups_for,
+    hear_greeting,
     new_caller,
     question,
     requests_for,
@@ -28,9 +29,7 @@ def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
 
     async def scenario():
         async with new_caller(agent, parameters=INBOUND) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
+            await hear_greeting(caller)
             await caller.say(question())
             transfer = lambda: [r for r in requests_for(fakes, caller) if "Twiml" in r.form]  # noqa: E731
             await wait_until(transfer, timeout=20, what="the transfer request")
@@ -59,9 +58,7 @@ def test_failed_transfer_is_told_and_the_call_goes_on(agent, fakes, failure_name
 
     async def scenario():
         async with new_caller(agent, parameters=INBOUND) as caller:
-            await caller.start()
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()
+            await hear_greeting(caller)
             await caller.say(question())
             await wait_until(lambda: TRANSFER_FAILED in fakes.spoken(), timeout=20, what="the apology")
             await caller.wait_for_quiet(timeout=20)

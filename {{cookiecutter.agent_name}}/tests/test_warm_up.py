@@ -1,6 +1,6 @@
 """Services built ahead on a worker thread, and the warm-up's garbage-collector freeze.
 
-These tests check behaviour, not timing; the template's benchmark measures the speed.
+These tests check behaviour, not timing.
 """
 
 import asyncio

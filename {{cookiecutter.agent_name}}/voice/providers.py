@@ -1,8 +1,8 @@
 {%- set agent = cookiecutter | agent -%}
 """The agent's services: {% for provider in agent.providers %}{{ provider.label }} ({{ provider.kind }}){{ ", " if not loop.last else "." }}{% endfor %}
 
-Rendered from the template's provider catalog. Keys, models, voices and endpoints come from
-settings.py. The pipeline runs at the phone line's 8 kHz; a voice that only speaks at another rate
+Generated for the providers chosen when this agent was made. Keys, models, voices and endpoints
+come from settings.py. The pipeline runs at the phone line's 8 kHz; a voice that only speaks at another rate
 is resampled by the Twilio serializer.
 """
 

@@ -35,13 +35,16 @@ def results(transcript: str, duration: float) -> dict:
 
 
 class FakeDeepgram:
+    # The transcripts it answers with, one per utterance of the caller, in order.
+    transcripts: list[str]
+
     def __init__(self) -> None:
         self.reset()
         self.app = web.Application()
         self.app.router.add_get("/v1/listen", self.listen)
 
     def reset(self) -> None:
-        self.transcripts: list[str] = []
+        self.transcripts = []
 
     async def listen(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
