@@ -1,14 +1,19 @@
-"""Call recording: Twilio records both channels, started through REST as the call begins.
+"""Call recording: Twilio records both channels, started through REST once the notice plays.
 
-The recording notice (phrases.RECORDING_NOTICE) opens every call. Recordings stay in Twilio, never on
-the container's disk, which Pipecat Cloud discards.
+The recording notice (phrases.RECORDING_NOTICE) opens every call. The recording starts as the
+caller hears it: at once when it plays from the cache, else when the bot starts to speak it live.
+A call whose notice never plays (the text-to-speech is down) is not recorded. Recordings stay in
+Twilio, never on the container's disk, which Pipecat Cloud discards.
 """
 
 from loguru import logger
+from pipecat.frames.frames import BotStartedSpeakingFrame, UserStartedSpeakingFrame
+from pipecat.pipeline.worker import PipelineWorker
 
 from call_control.feature import CallFeature
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
 from phone.stream import TwilioCall
+from voice.greeting import Greeting
 
 
 async def start_recording(call_sid: str) -> str:
@@ -22,9 +27,33 @@ async def start_recording(call_sid: str) -> str:
 class Recording(CallFeature):
     def __init__(self, call: TwilioCall) -> None:
         self._call = call
+        self._greeting: Greeting | None = None
+        self._started = False
+
+    def shape_greeting(self, greeting: Greeting) -> None:
+        self._greeting = greeting
+
+    def watch(self, worker: PipelineWorker) -> None:
+        # The notice is the bot's first speech: if the caller speaks first, it has not played.
+        worker.add_reached_downstream_filter((BotStartedSpeakingFrame, UserStartedSpeakingFrame))
+
+        @worker.event_handler("on_frame_reached_downstream")
+        async def notice_spoken_live(worker, frame):
+            if isinstance(frame, BotStartedSpeakingFrame):
+                await self._start()
+            elif isinstance(frame, UserStartedSpeakingFrame) and not self._started:
+                self._started = True
+                logger.warning(f"Call {self._call.call_sid}: not recorded: the recording notice did not play")
 
     async def on_connected(self) -> None:
-        """Starts the recording while the notice plays; the call goes on unrecorded if that fails."""
+        if self._greeting and self._greeting.played_from_cache:
+            await self._start()  # the notice is playing now
+
+    async def _start(self) -> None:
+        """Starts the recording once; the call goes on unrecorded if that fails."""
+        if self._started:
+            return
+        self._started = True
         try:
             recording_sid = await start_recording(self._call.call_sid)
         except TwilioRequestError as error:

@@ -68,10 +68,13 @@ class Transfer(CallFeature):
         """Follows when the bot speaks, so a transfer can wait until the caller heard the hold message."""
         worker.add_reached_downstream_filter((BotStartedSpeakingFrame, BotStoppedSpeakingFrame))
 
+        # Other features watch other frames through the same event.
         @worker.event_handler("on_frame_reached_downstream")
         async def bot_speech_changed(worker, frame):
-            self._bot_speaking = isinstance(frame, BotStartedSpeakingFrame)
-            if not self._bot_speaking:
+            if isinstance(frame, BotStartedSpeakingFrame):
+                self._bot_speaking = True
+            elif isinstance(frame, BotStoppedSpeakingFrame):
+                self._bot_speaking = False
                 self._bot_stopped_at = time.monotonic()
 
     @property

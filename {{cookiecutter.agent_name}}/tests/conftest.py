@@ -21,6 +21,20 @@ def fresh_script(request):
     yield
 
 
+@pytest.fixture
+def fresh_server(fakes, tmp_path):
+    """Starts servers of the test's own, so what a process does once is counted from its start."""
+    started = []
+
+    def start(mode: str) -> AgentServer:
+        started.append(AgentServer.start(mode, fakes.env, tmp_path / f"{mode}-{len(started)}.log"))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture(scope="session", params=["cloud", "local"])
 def agent(request, fakes, tmp_path_factory):
     server = AgentServer.start(

@@ -61,6 +61,10 @@ class Fakes:
         """Every text the bot sent to a text-to-speech fake, in order per fake."""
         return self.cartesia.transcripts + self.openai.speech_inputs
 
+    def slow_tts(self, seconds: float) -> None:
+        """Every text-to-speech fake takes `seconds` before it answers."""
+        self.cartesia.delay = self.openai.speech_delay = seconds
+
     def break_tts(self) -> None:
         """Every text-to-speech fake fails from now on: Cartesia drops its socket, OpenAI answers 503."""
         self.cartesia.drop_next = 10**6

@@ -8,7 +8,6 @@ import pytest
 
 from phrases import OPENING
 from tests.calling import QUESTION, new_caller, question, run, wait_until
-from tests.harness import AgentServer
 from voice.greeting import spoken_text
 
 OPENING_TEXT = spoken_text(OPENING)  # the greeting, after the recording notice when there is one
@@ -30,19 +29,6 @@ def greeting_call(server, say: bytes | None = None):
             return caller
 
     return run(scenario())
-
-
-@pytest.fixture
-def fresh_server(fakes, tmp_path):
-    started = []
-
-    def start(mode: str) -> AgentServer:
-        started.append(AgentServer.start(mode, fakes.env, tmp_path / f"{mode}.log"))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.mark.parametrize("mode", ["cloud", "local"])

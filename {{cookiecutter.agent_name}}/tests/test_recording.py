@@ -1,14 +1,18 @@
-"""Call recording: Twilio records both channels, started through REST as the call begins."""
+"""Call recording: Twilio records both channels, started through REST as the caller hears the notice."""
+
+import asyncio
 
 import pytest
 
-from phrases import OPENING, RECORDING_NOTICE
+from phrases import RECORDING_NOTICE
 from tests.calling import (
     INBOUND,
+    QUESTION,
     REST_FAILURES,
     assert_no_secret,
     hang_ups_for,
     new_caller,
+    question,
     requests_for,
     rest_failure,
     run,
@@ -21,28 +25,58 @@ def recordings_for(fakes, caller) -> list:
     return [r for r in requests_for(fakes, caller) if r.path.endswith("/Recordings.json")]
 
 
-def test_recording_starts_in_twilio_as_the_notice_plays(agent, fakes):
+def recorded_call(server, *, say: bytes | None = None, wait: float = 0.0):
+    """One inbound call that hears the opening (and says `say`), then hangs up."""
+
     async def scenario():
-        async with new_caller(agent, parameters=INBOUND) as caller:
+        async with new_caller(server, parameters=INBOUND) as caller:
             await caller.start()
-            await wait_until(lambda: recordings_for(fakes, caller), what="the recording request")
-            await caller.wait_for("media")
-            await caller.wait_for_quiet()  # the opening: the notice, then the greeting
+            if say:
+                await caller.say(say)
+            else:
+                await caller.wait_for("media", timeout=20)
+                await caller.wait_for_quiet()
+            await asyncio.sleep(wait)
             await caller.hang_up()
             return caller
 
-    caller = run(scenario())
-    assert OPENING[0] == RECORDING_NOTICE  # the caller hears the notice before anything else
+    return run(scenario())
+
+
+def test_recording_starts_in_twilio_as_the_notice_plays(agent, fakes):
+    caller = recorded_call(agent)
     recordings = recordings_for(fakes, caller)
     assert len(recordings) == 1
-    # Twilio plays the opening in real time from its first media: the recording starts while it plays.
+    # Twilio plays the cached opening in real time from its first media: the recording starts while it plays.
     opening_starts = caller.events("media")[0].at
     opening_secs = len(caller.bot_audio()) / (2 * SAMPLE_RATE)
-    assert opening_starts <= recordings[0].at + 0.5 and recordings[0].at < opening_starts + opening_secs
+    assert opening_starts - 0.5 < recordings[0].at < opening_starts + opening_secs
     assert recordings[0].method == "POST"
     assert recordings[0].form == {"RecordingChannels": "dual"}
     call_path = f"/2010-04-01/Accounts/{caller.account_sid}/Calls/{caller.call_sid}"
     assert recordings[0].path == f"{call_path}/Recordings.json"
+
+
+def test_a_notice_spoken_live_starts_before_the_recording(fresh_server, fakes):
+    fakes.break_tts()
+    server = fresh_server("cloud")  # the warm-up could not synthesize the opening
+    fakes.reset()
+    fakes.slow_tts(1.5)  # the live notice starts well after the call connected
+    caller = recorded_call(server)
+
+    assert fakes.spoken()[0].startswith(RECORDING_NOTICE)  # what the caller heard first
+    [recording] = recordings_for(fakes, caller)
+    assert recording.at > caller.events("media")[0].at - 0.3  # not before the notice started
+
+
+def test_a_call_whose_notice_never_plays_is_not_recorded(fresh_server, fakes):
+    fakes.break_tts()  # for good: neither the warm-up nor the call can speak the notice
+    server = fresh_server("cloud")
+    fakes.caller_will_say(QUESTION)
+    caller = recorded_call(server, say=question(), wait=1.0)
+
+    assert recordings_for(fakes, caller) == []
+    assert f"Call {caller.call_sid}: not recorded: the recording notice did not play" in server.log()
 
 
 @pytest.mark.parametrize("failure_name", REST_FAILURES)

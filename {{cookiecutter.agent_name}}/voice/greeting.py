@@ -101,23 +101,23 @@ class Greeting:
         self.phrases = phrases
         # What the LLM is told when the call starts (call_control features may change both).
         self.instruction = instruction
-        self._played = False
+        self.played_from_cache = False  # True once the caller is hearing it, sent ahead of the pipeline
 
     async def play_cached(self, call: TwilioCall) -> None:
         """Sends the cached opening to Twilio now, ahead of the pipeline, when there is one."""
         audio = self.spoken.audio(self.phrases) if self.phrases else None
         if audio:
             await send_audio_now(call, audio)
-            self._played = True
+            self.played_from_cache = True
 
     def processors(self) -> list[FrameProcessor]:
         """Placed after the TTS: until the opening is cached, the first one spoken live is kept."""
-        return [Capture(self.spoken, self.phrases)] if self.phrases and not self._played else []
+        return [Capture(self.spoken, self.phrases)] if self.phrases and not self.played_from_cache else []
 
     async def start(self, context: LLMContext, worker: PipelineWorker) -> None:
         """The LLM learns what the caller heard; an opening not played from the cache is spoken now."""
         context.add_message({"role": "developer", "content": self.instruction})
-        if self._played:
+        if self.played_from_cache:
             context.add_message({"role": "assistant", "content": spoken_text(self.phrases)})
         elif self.phrases:
             # The assistant aggregator adds it to the context once spoken.

@@ -1,8 +1,10 @@
 """A fake Cartesia TTS WebSocket: answers each transcript with PCM audio chunks, then `done`.
 
-`drop_next` closes the connection on the next transcript instead, like a provider outage.
+`drop_next` closes the connection on the next transcript instead, like a provider outage, and
+`delay` holds each answer back, like a slow provider.
 """
 
+import asyncio
 import base64
 import json
 
@@ -22,6 +24,7 @@ class FakeCartesia:
     def reset(self) -> None:
         self.transcripts: list[str] = []
         self.drop_next = 0
+        self.delay = 0.0
 
     async def tts(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
@@ -33,6 +36,7 @@ class FakeCartesia:
             context_id = request_body.get("context_id", "")
             text = request_body.get("transcript", "")
             if text.strip():
+                await asyncio.sleep(self.delay)
                 if self.drop_next:
                     self.drop_next -= 1
                     await socket.close()

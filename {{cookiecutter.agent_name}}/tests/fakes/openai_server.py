@@ -47,6 +47,7 @@ class FakeOpenAI:
         self.default_reply = DEFAULT_REPLY
         self.failure: Failure | None = None
         self.speech_down = False
+        self.speech_delay = 0.0
         self.transcripts: list[str] = []
         self.chat_requests: list[dict] = []
         self.speech_inputs: list[str] = []
@@ -105,6 +106,7 @@ class FakeOpenAI:
         body = await request.json()
         if self.speech_down:
             return web.json_response({"error": {"message": "injected outage"}}, status=503)
+        await asyncio.sleep(self.speech_delay)
         self.speech_inputs.append(body.get("input", ""))
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await response.prepare(request)
