@@ -167,9 +167,15 @@ def organization_advice(answers: dict) -> list[str]:
 def deploy(root: Path, name: str) -> None:
     """Runs the agent's own deploy command; generation succeeds even when it cannot deploy yet."""
     # On a terminal deploy.py shows its plan and asks; without one, the explicit deploy=yes answers.
+    from deploy import find_cli
+
     confirmation = [] if sys.stdin.isatty() else ["--yes"]
     print("Deploying to Pipecat Cloud with deploy.py:", flush=True)
-    command = [sys.executable, "deploy.py", *confirmation]
+    # deploy.py reads .env with python-dotenv: the pipecat CLI's own Python has it, cookiecutter's may not.
+    cli = find_cli()
+    beside_cli = Path(cli).resolve().parent / "python" if cli else None
+    python = str(beside_cli) if beside_cli and beside_cli.exists() else sys.executable
+    command = [python, "deploy.py", *confirmation]
     result = subprocess.run(command, cwd=root, stderr=subprocess.PIPE, text=True)
     if result.returncode:
         reason = (result.stderr.strip().splitlines() or ["deploy.py failed"])[-1].removeprefix("error: ")

@@ -77,20 +77,28 @@ class Plan:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """The values of .env exactly as a local run reads them, with python-dotenv."""
+    """The values of .env exactly as a local run reads them, with python-dotenv's parser.
+
+    A line it cannot read is an error here, named by its number only (it may hold a secret), where a
+    local run would skip it with a warning: a secret must not go missing from the secret set.
+    """
     try:
         from dotenv import dotenv_values
+        from dotenv.parser import parse_stream
     except ImportError:  # run by a Python without the agent's dependencies
         raise DeployError(f"python-dotenv is not installed: run {RETRY}, which installs it") from None
-    values = dotenv_values(path)
-    for key, value in values.items():
-        if value is None:
-            raise DeployError(f"{path.name}: {key} has no '=': write KEY=value, then run {RETRY} again")
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
-            raise DeployError(f"{path.name}: {key!r} is not a secret name (letters, digits, _ and - only)")
-        if "\n" in value:
-            raise DeployError(f"{path.name}: {key} spans several lines; secrets are one line")
-    return dict(values)
+    with path.open() as env_file:
+        for binding in parse_stream(env_file):
+            if binding.key is None and not binding.error:
+                continue  # a blank line or a comment
+            line = f"{path.name} line {binding.original.line}"
+            if binding.error or binding.value is None:
+                raise DeployError(f"{line} is not KEY=value: fix it, then run {RETRY} again")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", binding.key):
+                raise DeployError(f"{line}: secret names may hold only letters, digits, _ and -")
+            if "\n" in binding.value:
+                raise DeployError(f"{line}: {binding.key} spans several lines; secrets are one line")
+    return dict(dotenv_values(path))  # every line is sound: read it as a local run does
 
 
 def find_cli() -> str | None:

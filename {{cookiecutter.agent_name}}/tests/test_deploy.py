@@ -228,6 +228,19 @@ def test_without_a_terminal_it_deploys_only_with_yes(project, cloud):
             id="placeholder-organization",
         ),
         pytest.param(lambda p: (p / "uv.lock").unlink(), r"uv\.lock is missing: .*uv lock", id="no-lockfile"),
+        # A secret pasted without its name: named by its line, never echoed (run_deploy checks the output).
+        pytest.param(
+            lambda p: (p / ".env").write_text(
+                (p / ".env").read_text() + SECRETS[REQUIRED_SETTINGS[-1]] + "\n"
+            ),
+            r"\.env line \d+ is not KEY=value: fix it",
+            id="value-without-a-name",
+        ),
+        pytest.param(
+            lambda p: (p / ".env").write_text(f'{(p / ".env").read_text()}EXTRA_KEY="never closed\n'),
+            r"\.env line \d+ is not KEY=value: fix it",
+            id="unclosed-quote",
+        ),
     ],
 )
 def test_a_project_not_ready_to_deploy_is_one_line(project, cloud, break_it, expected):
