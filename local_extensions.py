@@ -87,7 +87,7 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
         SettingRecord(twilio, "TWILIO_API_TIMEOUT_SECS", "seconds a REST request may take", "10"),
     ]
     if answers["outbound_calls"] == "yes":
-        about = "the number outbound calls come from, e.g. +15551234567"
+        about = "the number commands/place_call.py calls from, e.g. +15551234567"
         found.append(SettingRecord(twilio, "TWILIO_PHONE_NUMBER", about))
     about = "seconds of silence after the caller finished before the bot apologizes"
     found.append(SettingRecord(calls, "REPLY_TIMEOUT_SECS", about, "6"))

@@ -2,7 +2,8 @@
 """Every environment variable the agent reads, with its default; .env.example lists the same ones.
 
 A setting is read when it is used, not at import, so a test or a command can set the environment
-first. A required one that is unset or empty stops with one line that names it.
+first. A required one that is unset or empty, or a number that is not one, stops with one line that
+names it; the warm-up checks the numbers before the first call.
 """
 
 import os
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 
 class MissingSetting(RuntimeError):
-    """A required environment variable is unset or empty."""
+    """A required environment variable is unset or empty, or holds no valid value."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,13 @@ class Setting:
                 f"{self.name} is not set: add it to .env (see .env.example) or to the secret set"
             )
         return value
+
+    def seconds(self) -> float:
+        value = self.value()
+        try:
+            return float(value)
+        except ValueError:
+            raise MissingSetting(f"{self.name} is {value!r}, not a number of seconds: fix .env") from None
 
     def as_argument(self, argument: str) -> dict[str, str]:
         """`{argument: value}` when set, else nothing, so a service keeps its own default endpoint."""
@@ -49,4 +57,18 @@ REQUIRED_SETTINGS = [setting.name for setting in ALL_SETTINGS if setting.require
 
 def twilio_credentials() -> tuple[str, str]:
     """The account SID and auth token that Twilio's REST API, and so every hang-up, needs."""
+    credentials = (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+    missing = [setting.name for setting in credentials if not os.getenv(setting.name, "").strip()]
+    if missing:
+        raise MissingSetting(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: the bot ends calls "
+            "through Twilio's REST API with them (add them to .env, see .env.example)"
+        )
     return TWILIO_ACCOUNT_SID.value(), TWILIO_AUTH_TOKEN.value()
+
+
+def check_numbers() -> None:
+    """Reads every *_SECS setting once, so one that is not a number shows at start-up, not in a call."""
+    for setting in ALL_SETTINGS:
+        if setting.name.endswith("_SECS"):
+            setting.seconds()

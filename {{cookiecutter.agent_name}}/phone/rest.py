@@ -26,12 +26,16 @@ class TwilioRequestError(RuntimeError):
 
 async def with_timeout(request: Awaitable[Result]) -> Result:
     """The SDK's async client applies no timeout of its own, so each request gets this one."""
-    return await asyncio.wait_for(request, float(settings.TWILIO_API_TIMEOUT_SECS.value()))
+    return await asyncio.wait_for(request, settings.TWILIO_API_TIMEOUT_SECS.seconds())
 
 
 @asynccontextmanager
 async def twilio_api() -> AsyncIterator[Client]:
-    client = Client(*settings.twilio_credentials(), http_client=AsyncTwilioHttpClient())
+    try:
+        client = Client(*settings.twilio_credentials(), http_client=AsyncTwilioHttpClient())
+        settings.TWILIO_API_TIMEOUT_SECS.seconds()
+    except settings.MissingSetting as error:  # the call goes on; the request is what failed
+        raise TwilioRequestError(str(error)) from None
     base_url = settings.TWILIO_API_BASE_URL.value()
     if base_url:
         # Used verbatim, like the serializer does: edge and region would rewrite the host.

@@ -18,6 +18,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 
+import settings
 from phrases import OPENING
 from settings import MissingSetting
 from startup.run_once import run_once
@@ -44,24 +45,37 @@ class AgentProcess:
         self._warm_up: asyncio.Task | None = None
 
     async def readyz(self) -> bool:
-        """True once the warm-up has run, whatever its outcome; the first question starts it."""
+        """True once the warm-up has run, whatever a provider answered; the first question starts it.
+
+        It stays false if the warm-up itself broke (the turn models did not load): no call could run.
+        """
         if self._warm_up is None:
             self._warm_up = asyncio.create_task(self.warm_up())
-        return self._warm_up.done()
+        if not self._warm_up.done():
+            return False
+        if failure := self._warm_up.exception():
+            logger.opt(exception=failure).error("The warm-up failed: this process takes no calls")
+            return False
+        return True
 
     def warm_up_before_serving(self) -> None:
         """The development runner has no readiness probe, so the warm-up runs before it serves."""
         asyncio.run(self.warm_up())
 
     async def warm_up(self) -> None:
-        self.turn_models.load()
+        # The models load on a thread while the providers answer the warm-up's requests.
+        models = asyncio.create_task(asyncio.to_thread(self.turn_models.load))
         try:
+            settings.check_numbers()
             stt, llm = self.providers.create_stt(), self.providers.create_llm()
         except MissingSetting as error:
             logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
+            await models
             return
         # A missing text-to-speech key leaves the greeting to the calls, which then report it.
-        await asyncio.gather(first_use(stt, llm), self.spoken.synthesize(OPENING, self.providers.create_tts))
+        await asyncio.gather(
+            models, first_use(stt, llm), self.spoken.synthesize(OPENING, self.providers.create_tts)
+        )
         del stt, llm  # their pipelines have ended; nothing of them may outlive the warm-up
         # What exists now (imports, models, SDK set-up) lives as long as the process. Frozen, later full
         # collections skip it: they took 110 ms, a hole in every call's audio, and now take under 50.

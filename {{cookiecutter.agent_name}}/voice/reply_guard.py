@@ -43,7 +43,7 @@ class ReplyGuard(FrameProcessor):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._timeout_secs = float(settings.REPLY_TIMEOUT_SECS.value())
+        self._timeout_secs = settings.REPLY_TIMEOUT_SECS.seconds()
         self._timer: asyncio.Task | None = None
         self._apologized = False
         self._prompts_end_at = 0.0
