@@ -13,7 +13,7 @@ from itertools import pairwise
 
 from tests.fakes.twilio_caller import FakeTwilioCaller, Received
 
-# Bot silence that ends one of its utterances, as in the agent's tests.simulate.
+# Bot silence that ends one of its utterances, as in the agent's commands.simulate.
 QUIET_SECS = 0.8
 # The longest hole in the bot's audio a call may have at a sustained level of concurrency.
 MAX_AUDIO_GAP = 0.060

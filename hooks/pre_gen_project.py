@@ -14,9 +14,15 @@ SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_AGENT_NAME = 54
 MAX_SYSTEM_PROMPT = 4000
 MAX_GREETING = 300
+# Facts the template keeps in cookiecutter.json, which the checks below and the agent read.
+TEMPLATE_FACTS = ("_providers", "_regions", "_phone_number_pattern", "_placeholder_organization")
 
 
 def problems(answers: dict) -> list[str]:
+    lacking = [fact for fact in TEMPLATE_FACTS if fact not in answers]
+    if lacking:
+        # A replay file saved by an older version of the template, for instance.
+        return [f"the answers lack {', '.join(lacking)}: answer this version's questions again (no --replay)"]
     found = []
     name = answers["agent_name"]
     if not SLUG.match(name) or len(name) > MAX_AGENT_NAME:
@@ -54,7 +60,11 @@ def problems(answers: dict) -> list[str]:
         # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
         if answers[option] not in ("yes", "no"):
             found.append(f"{option} {answers[option]!r} must be yes or no")
-    if not re.match(answers["_phone_number_pattern"], str(answers["transfer_number"])):
+    try:
+        phone_number = re.compile(answers["_phone_number_pattern"])
+    except re.error as error:
+        return [f"_phone_number_pattern is not a regular expression: {error}"]
+    if not phone_number.match(str(answers["transfer_number"])):
         number = answers["transfer_number"]
         found.append(f"transfer_number {number!r} is not an E.164 number such as +15555550100")
     min_agents = str(answers["min_agents"])

@@ -76,9 +76,11 @@ def test_bake_is_valid_and_builds(bake, answers):
     assert deploy["region"] == answers["region"]
     assert deploy["secret_set"] == f"{answers['agent_name']}-secrets"
 
+    # The agent's own test_twiml (in BUILD_CHECKS) checks each region's URL against Pipecat Cloud's docs.
     twiml = load_module(project.path / "phone" / "twiml.py")
+    assert (twiml.REGION, twiml.AGENT_NAME) == (answers["region"], answers["agent_name"])
     stream = ElementTree.parse(project.path / "twiml" / "inbound.xml").getroot().find("Connect/Stream")
-    assert stream.get("url") == twiml.pipecat_cloud_stream_url(answers["region"])
+    assert stream.get("url") == twiml.STREAM_URL
     parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
     assert parameters == {
         "_pipecatCloudServiceHost": f"{answers['agent_name']}.{COOKIECUTTER['_placeholder_organization']}",
@@ -86,6 +88,14 @@ def test_bake_is_valid_and_builds(bake, answers):
         "from_number": "{{From}}",
         "to_number": "{{To}}",
     }
+
+    # Every key and setting the catalog says the chosen providers require, to be filled in.
+    env_example = project.text(".env.example")
+    for kind in KINDS:
+        provider = project.provider(kind)
+        settings = provider["settings"].values()
+        for name in [provider["api_key"], *(s["env"] for s in settings if "default" not in s)]:
+            assert re.search(rf"^{name}=$", env_example, re.MULTILINE), name
 
     top_level = sorted(path.name for path in project.path.glob("*.py") if path.name != "bot.py")
     assert len(top_level) <= MAX_TOP_LEVEL_MODULES, top_level

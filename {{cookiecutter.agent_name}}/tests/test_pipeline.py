@@ -10,6 +10,7 @@ import settings
 from phone.stream import open_call
 from phrases import GREETED, OPENING
 from startup.process import AgentProcess
+from tests.harness import AGENT_DIR
 from voice.greeting import Greeting
 from voice.pipeline import build_pipeline
 from voice.providers import Providers
@@ -42,14 +43,15 @@ def test_the_call_pipeline_builds_offline_from_the_chosen_providers(monkeypatch)
         features = bot.call_features(call)
         greeting = Greeting(process.spoken, OPENING, GREETED)
         worker, context = build_pipeline(call, services, features, greeting, process.turn_models)
-        return services, features, worker, context
+        return services, worker, context
 
-    services, features, worker, context = asyncio.run(build())
+    services, worker, context = asyncio.run(build())
     for kind in ("stt", "llm", "tts"):
         chosen = typing.get_type_hints(getattr(Providers, f"create_{kind}"))["return"]
         assert type(getattr(services, kind)) is chosen
-    offered = {tool.name for tool in context.tools.standard_tools}
-    assert offered == {tool.name for feature in features for tool in feature.tools()}
-    assert "end_call" in offered
+    # Always end_call; transfer_call exactly when this agent has call_control/transfer.py.
+    offered = sorted(tool.name for tool in context.tools.standard_tools)
+    with_transfer = (AGENT_DIR / "call_control" / "transfer.py").exists()
+    assert offered == (["end_call", "transfer_call"] if with_transfer else ["end_call"])
     running = {id(processor) for processor in processors_in(worker.pipeline)}
     assert {id(services.stt), id(services.llm), id(services.tts)} <= running
