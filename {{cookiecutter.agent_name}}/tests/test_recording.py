@@ -13,7 +13,6 @@ from tests.calling import (
     hang_ups_for,
     new_caller,
     question,
-    requests_for,
     rest_failure,
     run,
     wait_until,
@@ -22,7 +21,7 @@ from tests.fakes.twilio_caller import SAMPLE_RATE
 
 
 def recordings_for(fakes, caller) -> list:
-    return [r for r in requests_for(fakes, caller) if r.path.endswith("/Recordings.json")]
+    return [r for r in fakes.twilio.requests if r.path.endswith(f"/Calls/{caller.call_sid}/Recordings.json")]
 
 
 def recorded_call(server, *, say: bytes | None = None, wait: float = 0.0):
