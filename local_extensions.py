@@ -91,9 +91,22 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
         found.append(SettingRecord(twilio, "TWILIO_PHONE_NUMBER", about))
     about = "seconds of silence after the caller finished before the bot apologizes"
     found.append(SettingRecord(calls, "REPLY_TIMEOUT_SECS", about, "6"))
+    about = (
+        "a call Twilio's REST API cannot confirm (an outage): accept keeps real callers on the line, "
+        "refuse closes the stream"
+    )
+    found.append(SettingRecord(calls, "UNCONFIRMED_CALLS", about, "accept"))
     if answers["call_transfer"] == "yes":
         number = answers["transfer_number"]
         found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
+    server = "Self-hosted server (server.py; Pipecat Cloud does not read these)"
+    found += [
+        SettingRecord(server, "PUBLIC_URL", "the URL Twilio calls, e.g. https://agent.example.com"),
+        SettingRecord(server, "PORT", "the port it listens on", "8000"),
+        SettingRecord(server, "SERVER_WORKERS", "worker processes; each serves many calls", "2"),
+        SettingRecord(server, "DRAIN_TIMEOUT_SECS", "how long calls may run on after SIGTERM", "900"),
+        SettingRecord(server, "TWILIO_SIGNATURE_CHECK", "off accepts unsigned requests (logged)", "on"),
+    ]
     return found
 
 
