@@ -27,7 +27,8 @@ def fresh_server(fakes, tmp_path):
     started = []
 
     def start(mode: str) -> AgentServer:
-        started.append(AgentServer.start(mode, fakes.env, tmp_path / f"{mode}-{len(started)}.log"))
+        log_path = tmp_path / f"{mode}-{len(started)}.log"
+        started.append(AgentServer.start(mode, fakes.env, log_path, fakes.twilio))
         return started[-1]
 
     yield start
@@ -38,7 +39,7 @@ def fresh_server(fakes, tmp_path):
 @pytest.fixture(scope="session", params=["cloud", "local"])
 def agent(request, fakes, tmp_path_factory):
     server = AgentServer.start(
-        request.param, fakes.env, tmp_path_factory.mktemp("logs") / f"{request.param}.log"
+        request.param, fakes.env, tmp_path_factory.mktemp("logs") / f"{request.param}.log", fakes.twilio
     )
     fakes.reset()  # the warm-up's requests belong to no test
     yield server

@@ -114,9 +114,13 @@ class AgentServer:
     url: str
     log_path: Path
     process: subprocess.Popen
+    # The fake Twilio REST API the agent asks about its calls; callers register their calls with it.
+    twilio: FakeTwilioRest | None = None
 
     @classmethod
-    def start(cls, mode: str, env: dict[str, str], log_path: Path) -> "AgentServer":
+    def start(
+        cls, mode: str, env: dict[str, str], log_path: Path, twilio: FakeTwilioRest | None = None
+    ) -> "AgentServer":
         port = free_port()
         # Keys and endpoints come only from the fakes, never from the developer's shell.
         base_env = {k: v for k, v in os.environ.items() if not k.endswith(DEVELOPER_SETTINGS)}
@@ -128,7 +132,7 @@ class AgentServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        server = cls(f"ws://127.0.0.1:{port}/ws", log_path, process)
+        server = cls(f"ws://127.0.0.1:{port}/ws", log_path, process, twilio)
         server.wait_until_listening(port)
         if mode == "cloud":
             server.wait_until_ready(port)
