@@ -38,6 +38,17 @@ class SettingRecord:
     about: str
     default: str = ""
     required: bool = False
+    choices: tuple[str, ...] = ()  # the only values it takes, when it is a switch
+
+    @property
+    def choices_source(self) -> str:
+        """The choices as a Python tuple, for settings.py."""
+        return (
+            "("
+            + ", ".join(json.dumps(choice) for choice in self.choices)
+            + ("," * (len(self.choices) == 1))
+            + ")"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
         "a call Twilio's REST API cannot confirm (an outage): accept keeps real callers on the line, "
         "refuse closes the stream"
     )
-    found.append(SettingRecord(calls, "UNCONFIRMED_CALLS", about, "accept"))
+    found.append(SettingRecord(calls, "UNCONFIRMED_CALLS", about, "accept", choices=("accept", "refuse")))
     if answers["call_transfer"] == "yes":
         number = answers["transfer_number"]
         found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
@@ -105,7 +116,13 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
         SettingRecord(server, "PORT", "the port it listens on", "8000"),
         SettingRecord(server, "SERVER_WORKERS", "worker processes; each serves many calls", "2"),
         SettingRecord(server, "DRAIN_TIMEOUT_SECS", "how long calls may run on after SIGTERM", "900"),
-        SettingRecord(server, "TWILIO_SIGNATURE_CHECK", "off accepts unsigned requests (logged)", "on"),
+        SettingRecord(
+            server,
+            "TWILIO_SIGNATURE_CHECK",
+            "off accepts unsigned requests (logged)",
+            "on",
+            choices=("on", "off"),
+        ),
     ]
     return found
 

@@ -22,6 +22,7 @@ from call_control.recording import Recording
 {%- if options.call_transfer %}
 from call_control.transfer import Transfer
 {%- endif %}
+from phone.caller_check import ConfirmedCall
 from phone.stream import TwilioCall, accept_twilio_call
 from phrases import GREETED, OPENING
 from startup.process import AgentProcess
@@ -54,6 +55,8 @@ def call_features(call: TwilioCall) -> list[CallFeature]:
 {%- if options.outbound_calls %}
         CalleeSpeaksFirst(call),
 {%- endif %}
+        # Last, so that it holds what the others pass on until Twilio confirms the call is real.
+        ConfirmedCall(call),
     ]
 
 

@@ -19,6 +19,7 @@ class Setting:
     name: str
     default: str = ""
     required: bool = False
+    choices: tuple[str, ...] = ()  # a switch takes only these values
 
     def value(self) -> str:
         value = os.getenv(self.name, "").strip() or self.default
@@ -26,6 +27,8 @@ class Setting:
             raise MissingSetting(
                 f"{self.name} is not set: add it to .env (see .env.example) or to the secret set"
             )
+        if self.choices and value not in self.choices:
+            raise MissingSetting(f"{self.name} is {value!r}: use {' or '.join(self.choices)} (fix .env)")
         return value
 
     def seconds(self) -> float:
@@ -43,6 +46,8 @@ class Setting:
 {% for setting in agent.settings %}
 {%- if setting.required %}
 {{ setting.name }} = Setting("{{ setting.name }}", required=True)
+{%- elif setting.choices %}
+{{ setting.name }} = Setting("{{ setting.name }}", {{ setting.default | literal }}, choices={{ setting.choices_source }})
 {%- elif setting.default %}
 {{ setting.name }} = Setting("{{ setting.name }}", {{ setting.default | literal }})
 {%- else %}
@@ -68,7 +73,9 @@ def twilio_credentials() -> tuple[str, str]:
 
 
 def check_numbers() -> None:
-    """Reads every *_SECS setting once, so one that is not a number shows at start-up, not in a call."""
+    """Reads every *_SECS setting and every switch once, so a bad value shows at start-up, not in a call."""
     for setting in ALL_SETTINGS:
         if setting.name.endswith("_SECS"):
             setting.seconds()
+        elif setting.choices:
+            setting.value()

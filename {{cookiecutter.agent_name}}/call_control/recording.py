@@ -54,6 +54,8 @@ class Recording(CallFeature):
         if self._started:
             return
         self._started = True
+        if not await self._call.confirmed():
+            return  # a stream Twilio did not connect: its CallSid is not ours to record
         try:
             recording_sid = await start_recording(self._call.call_sid)
         except TwilioRequestError as error:

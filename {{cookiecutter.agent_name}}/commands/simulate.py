@@ -2,11 +2,11 @@
 
   python -m commands.simulate --say "What time do you open tomorrow?"   # local agent, fake providers
   python -m commands.simulate --real --wav question.wav --save bot.wav    # local agent, keys from .env
-  python -m commands.simulate --deployed --say "Hello"                    # the agent on Pipecat Cloud
 
-WAV input must be 8 kHz 16-bit mono; --say needs espeak-ng. Without --deployed or --url the simulator
-serves the agent itself, the way Pipecat Cloud does, and fakes Twilio's REST API so no real call is
-touched. It uses the fakes of the agent's tests.
+WAV input must be 8 kHz 16-bit mono; --say needs espeak-ng. Without --url the simulator serves the
+agent itself, the way Pipecat Cloud does, and fakes Twilio's REST API, which knows the simulated call,
+so no real call is touched. It uses the fakes of the agent's tests. A deployed agent refuses the
+simulator's call: it asks the real Twilio, which never connected it (phone/caller_check.py).
 """
 
 import argparse
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from phone import twiml
 from tests.fakes.background import BackgroundServers
 from tests.fakes.twilio_caller import SAMPLE_RATE, FakeTwilioCaller, media_pcm, read_wav, to_line_rate
+from tests.fakes.twilio_rest import FakeTwilioRest
 from tests.harness import AGENT_DIR, AgentServer, start_fakes
 
 
@@ -53,9 +53,14 @@ def save_bot_audio(caller: FakeTwilioCaller, path: Path) -> None:
         wav_file.writeframes(bytes(track))
 
 
-async def converse(url: str, utterances: list[bytes], parameters: dict[str, str], quiet: float) -> tuple:
+async def converse(
+    url: str, utterances: list[bytes], parameters: dict[str, str], quiet: float, twilio: FakeTwilioRest | None
+) -> tuple:
     events: list[tuple[float, str]] = []
     async with FakeTwilioCaller(url, parameters=parameters) as caller:
+        if twilio:
+            # The fake Twilio knows the call it connects, so the agent's caller check confirms it.
+            twilio.start_call(caller.call_sid, caller.account_sid)
         await caller.start()
         first = await caller.wait_for("media", timeout=30)
         events.append((first[0].at, "greeting: first bot audio"))
@@ -90,9 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", help="call this WebSocket instead of serving the local agent")
     parser.add_argument(
-        "--deployed", action="store_true", help="call this agent on Pipecat Cloud (phone/twiml.py's stream)"
+        "--url", help="call this WebSocket instead of serving the local agent (its Twilio must know the call)"
     )
     parser.add_argument("--real", action="store_true", help="local agent with the real providers in .env")
     parser.add_argument("--wav", action="append", default=[], type=Path, help="an utterance (repeatable)")
@@ -106,9 +110,6 @@ def main() -> None:
     parameters = dict(item.split("=", 1) for item in args.param)
     servers, server, fakes = None, None, None
     url = args.url
-    if args.deployed:
-        url = twiml.STREAM_URL
-        parameters = {"_pipecatCloudServiceHost": twiml.SERVICE_HOST, **parameters}
     if not url:
         servers = BackgroundServers()
         fakes = start_fakes(servers)
@@ -121,11 +122,14 @@ def main() -> None:
                 **real,
                 "PYTHON_DOTENV_DISABLED": "1",
                 "TWILIO_API_BASE_URL": fakes.env["TWILIO_API_BASE_URL"],
+                # The account the fake Twilio connects the call for.
+                "TWILIO_ACCOUNT_SID": fakes.env["TWILIO_ACCOUNT_SID"],
             }
         server = AgentServer.start("cloud", env, Path(tempfile.mkdtemp()) / "agent.log")
         url = server.url
     try:
-        caller, timeline = asyncio.run(converse(url, utterances, parameters, args.quiet))
+        twilio = fakes.twilio if fakes else None
+        caller, timeline = asyncio.run(converse(url, utterances, parameters, args.quiet, twilio))
     finally:
         if server:
             server.stop()

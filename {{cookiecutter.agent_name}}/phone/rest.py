@@ -23,6 +23,10 @@ Result = TypeVar("Result")
 class TwilioRequestError(RuntimeError):
     """A Twilio REST request failed; the message says why, without secrets."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # Twilio's HTTP status; None when it did not answer
+
 
 async def with_timeout(request: Awaitable[Result]) -> Result:
     """The SDK's async client applies no timeout of its own, so each request gets this one."""
@@ -45,7 +49,7 @@ async def twilio_api() -> AsyncIterator[Client]:
         yield client
     except TwilioRestException as error:
         raise TwilioRequestError(
-            f"Twilio answered {error.status} (code {error.code}): {error.msg}"
+            f"Twilio answered {error.status} (code {error.code}): {error.msg}", error.status
         ) from error
     except (TimeoutError, aiohttp.ClientError) as error:
         within = settings.TWILIO_API_TIMEOUT_SECS.value()

@@ -5,6 +5,7 @@ the StreamSid and the TwiML `<Parameter>` values, which this module hands to the
 `TwilioCall.parameters`.
 """
 
+import asyncio
 import binascii
 from dataclasses import dataclass, field
 
@@ -63,6 +64,13 @@ class TwilioCall:
     transport: FastAPIWebsocketTransport
     serializer: CallSerializer
     parameters: dict[str, str] = field(default_factory=dict)
+    # Twilio's verdict on the CallSid (phone/caller_check.py): True once confirmed, False if refused.
+    confirmation: asyncio.Future[bool] | None = None
+
+    async def confirmed(self) -> bool:
+        """Waits for Twilio's verdict: a REST request that acts on the call must not run before it."""
+        # Shielded: cancelling one waiter (an interruption) never cancels the question to Twilio.
+        return await asyncio.shield(self.confirmation)
 
     @property
     def from_number(self) -> str | None:

@@ -25,9 +25,17 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 90))
 
 
-def new_caller(agent, **kwargs) -> FakeTwilioCaller:
+def new_caller(agent, registered: bool = True, **kwargs) -> FakeTwilioCaller:
+    """A caller on a call Twilio connected: its fake REST API knows the call, as the bot checks.
+
+    `registered=False` is a forged stream: a CallSid Twilio never connected.
+    """
     # A fresh CallSid per call keeps each test's REST requests apart in the shared fake.
-    return FakeTwilioCaller(agent.url, call_sid=f"CA{next(_call_numbers):032d}", **kwargs)
+    caller = FakeTwilioCaller(agent.url, call_sid=f"CA{next(_call_numbers):032d}", **kwargs)
+    if registered and agent.twilio is not None:
+        direction = "outbound-api" if caller.parameters.get("direction") == "outbound" else "inbound"
+        agent.twilio.start_call(caller.call_sid, caller.account_sid, direction)
+    return caller
 
 
 async def hear_greeting(caller: FakeTwilioCaller) -> None:

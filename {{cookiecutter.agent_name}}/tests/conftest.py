@@ -26,9 +26,9 @@ def fresh_server(fakes, tmp_path):
     """Starts servers of the test's own, so what a process does once is counted from its start."""
     started = []
 
-    def start(mode: str) -> AgentServer:
+    def start(mode: str, **settings: str) -> AgentServer:
         log_path = tmp_path / f"{mode}-{len(started)}.log"
-        started.append(AgentServer.start(mode, fakes.env, log_path, fakes.twilio))
+        started.append(AgentServer.start(mode, {**fakes.env, **settings}, log_path, fakes.twilio))
         return started[-1]
 
     yield start

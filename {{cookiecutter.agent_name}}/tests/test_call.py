@@ -111,9 +111,10 @@ def test_bot_ended_call_hangs_up_exactly_once(agent, fakes):
     caller = run(scenario())
     assert GOODBYE in fakes.spoken()
     # The serializer's auto hang-up is the only one: no second request from the tool.
-    call_updates = [r for r in requests_for(fakes, caller) if r.path.endswith(f"{caller.call_sid}.json")]
-    assert [r.form for r in call_updates] == [{"Status": "completed"}]
-    assert call_updates[0].username == caller.account_sid
+    call_path = f"/Calls/{caller.call_sid}.json"
+    updates = [r for r in requests_for(fakes, caller) if r.method == "POST" and r.path.endswith(call_path)]
+    assert [r.form for r in updates] == [{"Status": "completed"}]
+    assert updates[0].username == caller.account_sid
 
 
 def test_malformed_frames_do_not_end_the_call(agent, fakes):

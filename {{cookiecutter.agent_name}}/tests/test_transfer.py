@@ -38,7 +38,7 @@ def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
 
     caller = run(scenario())
     call_path = f"/2010-04-01/Accounts/{caller.account_sid}/Calls/{caller.call_sid}.json"
-    updates = [r for r in requests_for(fakes, caller) if r.path == call_path]
+    updates = [r for r in requests_for(fakes, caller) if r.method == "POST" and r.path == call_path]
     assert len(updates) == 1 and set(updates[0].form) == {"Twiml"}
     twiml = updates[0].form["Twiml"]
     assert f'<Dial callerId="{INBOUND["to_number"]}">{settings.TRANSFER_NUMBER.default}</Dial>' in twiml

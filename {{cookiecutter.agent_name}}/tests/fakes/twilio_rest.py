@@ -1,7 +1,9 @@
 """A fake Twilio REST API: records every request (method, path, form, auth) and answers like Twilio.
 
-It serves the resources the agent uses: Calls (create, update), a call's Recordings, and
-IncomingPhoneNumbers (list, update). `failure` makes matching requests fail or hang.
+It serves the resources the agent uses: Calls (create, fetch, update), a call's Recordings, and
+IncomingPhoneNumbers (list, update). It knows the calls that exist, as Twilio does: those it
+created, and those a test's caller registered with `start_call()`; any other CallSid is a 404.
+`failure` makes matching requests fail or hang.
 """
 
 import asyncio
@@ -38,11 +40,13 @@ class FakeTwilioRest:
     numbers: list[dict] = field(default_factory=list)
     requests: list[TwilioRequest] = field(default_factory=list)
     failure: RestFailure | None = None
+    calls: dict[str, dict] = field(default_factory=dict)  # CallSid -> the Call resource
 
     def __post_init__(self) -> None:
         self._sids = itertools.count(1)
         self.app = web.Application(middlewares=[self._record_and_fail])
         self.app.router.add_post(ACCOUNT + "/Calls.json", self.create_call)
+        self.app.router.add_get(ACCOUNT + "/Calls/{call}.json", self.fetch_call)
         self.app.router.add_post(ACCOUNT + "/Calls/{call}.json", self.update_call)
         self.app.router.add_post(ACCOUNT + "/Calls/{call}/Recordings.json", self.create_recording)
         self.app.router.add_get(ACCOUNT + "/IncomingPhoneNumbers.json", self.list_numbers)
@@ -67,16 +71,32 @@ class FakeTwilioRest:
     def _sid(self, prefix: str) -> str:
         return f"{prefix}{next(self._sids):032d}"
 
+    def start_call(self, call_sid: str, account_sid: str, direction: str = "inbound") -> None:
+        """A call Twilio has connected, as when a phone rings the number and the stream opens."""
+        self.calls[call_sid] = _call_resource(call_sid, account_sid, direction, "in-progress")
+
     async def create_call(self, request: web.Request) -> web.Response:
         form = await request.post()
-        call = {"sid": self._sid("CA"), "to": form.get("To"), "from": form.get("From"), "status": "queued"}
+        call = _call_resource(self._sid("CA"), request.match_info["account"], "outbound-api", "queued")
+        call.update({"to": form.get("To"), "from": form.get("From")})
+        # Twilio answers "queued"; by the time the callee answers and the stream opens, it is in progress.
+        self.calls[call["sid"]] = {**call, "status": "in-progress"}
         return web.json_response(call, status=201)
+
+    async def fetch_call(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["call"])
+        if call is None or call["account_sid"] != request.match_info["account"]:
+            return _not_found(request)
+        return web.json_response(call)
 
     async def update_call(self, request: web.Request) -> web.Response:
         form = await request.post()
-        return web.json_response(
-            {"sid": request.match_info["call"], "status": form.get("Status", "in-progress")}
-        )
+        call = self.calls.get(request.match_info["call"])
+        if call is None or call["account_sid"] != request.match_info["account"]:
+            return _not_found(request)
+        if form.get("Status") == "completed":
+            call["status"] = "completed"
+        return web.json_response(call)
 
     async def create_recording(self, request: web.Request) -> web.Response:
         recording = {"sid": self._sid("RE"), "call_sid": request.match_info["call"], "status": "in-progress"}
@@ -95,6 +115,23 @@ class FakeTwilioRest:
 
     def hang_ups(self) -> list[TwilioRequest]:
         return [r for r in self.requests if r.method == "POST" and r.form.get("Status") == "completed"]
+
+
+def _call_resource(call_sid: str, account_sid: str, direction: str, status: str) -> dict:
+    """The fields of Twilio's Call resource that the agent reads."""
+    uri = f"/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json"
+    return {"sid": call_sid, "account_sid": account_sid, "direction": direction, "status": status, "uri": uri}
+
+
+def _not_found(request: web.Request) -> web.Response:
+    """Twilio's answer for a resource that does not exist, or belongs to another account."""
+    error = {
+        "code": 20404,
+        "message": f"The requested resource {request.path} was not found",
+        "more_info": "https://www.twilio.com/docs/errors/20404",
+        "status": 404,
+    }
+    return web.json_response(error, status=404)
 
 
 def _basic_auth_user(request: web.Request) -> str | None:
