@@ -17,14 +17,12 @@ templates hold loops over plain records and no derivation.
 
 import importlib.util
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2.ext import Extension
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent
-TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 KINDS = {"stt": "Speech-to-text", "llm": "LLM", "tts": "Text-to-speech"}
 OPTIONS = ("call_transfer", "call_recording", "dtmf_input", "outbound_calls")
 
@@ -112,7 +110,7 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
         found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
     server = "Self-hosted server (server.py; Pipecat Cloud does not read these)"
     found += [
-        SettingRecord(server, "PUBLIC_URL", "the URL Twilio calls, e.g. https://agent.example.com"),
+        SettingRecord(server, "PUBLIC_URL", "required by server.py: the https:// address Twilio calls"),
         SettingRecord(server, "PORT", "the port it listens on", "8000"),
         SettingRecord(server, "SERVER_WORKERS", "worker processes; each serves many calls", "2"),
         SettingRecord(server, "DRAIN_TIMEOUT_SECS", "how long calls may run on after SIGTERM", "900"),
@@ -198,13 +196,14 @@ def _template_owned_sources() -> frozenset[str]:
     return frozenset(owned)
 
 
-def _answer_problems():
+def _pre_gen_hook():
+    """hooks/pre_gen_project.py as a module: its checks are the ones applied here."""
     spec = importlib.util.spec_from_file_location(
         "pre_gen_project", TEMPLATE_ROOT / "hooks" / "pre_gen_project.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.problems
+    return module
 
 
 class AnswerGuard(Extension):
@@ -213,24 +212,57 @@ class AnswerGuard(Extension):
     def __init__(self, environment):
         super().__init__(environment)
         self._owned = _template_owned_sources()
-        self._problems = _answer_problems()
+        self._hook = _pre_gen_hook()
+        # Rendered answer -> the answer as typed, for answers that Jinja's lexer changes (\r becomes \n).
+        self._typed = {}
         environment.filters["validate_answers"] = self.validate_answers
         environment.filters["agent"] = agent_records
-        # A string as a Python or TOML literal: double quotes, and every character kept as it is.
-        environment.filters["literal"] = lambda text: json.dumps(str(text), ensure_ascii=False)
+        environment.filters["literal"] = literal
 
     def preprocess(self, source, name, filename=None):
         # Files of the template are loaded by name; only strings arrive without one.
-        if name is None and source not in self._owned and TEMPLATE_SYNTAX.search(source):
-            snippet = source if len(source) <= 60 else source[:57] + "..."
-            raise SystemExit(
-                f"error: an answer contains template syntax ({{{{, }}}}, {{% or {{#}}, "
-                f"which is not allowed: {snippet!r}"
-            )
+        if name is None and source not in self._owned:
+            if self._hook.has_template_syntax(source):
+                raise SystemExit(
+                    f"error: an answer contains template syntax ({', '.join(self._hook.TEMPLATE_OPENERS)}), "
+                    f"which is not allowed: {self._hook.shown(source)}"
+                )
+            if "\r" in source:
+                self._typed[source.replace("\r\n", "\n").replace("\r", "\n")] = source
         return source
 
     def validate_answers(self, answers) -> str:
-        found = self._problems(dict(answers))
+        # The checks see what was typed, so that a carriage return is refused rather than silently changed.
+        typed = {
+            key: self._typed.get(value, value) if isinstance(value, str) else value
+            for key, value in answers.items()
+        }
+        found = self._hook.problems(typed)
         if found:
             raise SystemExit(f"error: {found[0]}")
         return "ok"
+
+
+# Escapes that Python and TOML basic strings both read; every other character that is not printable is
+# written as \uXXXX or \UXXXXXXXX, so no control, bidi or invisible character is hidden in the source.
+SHORT_ESCAPES = {"\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _escaped(char: str, quote: str) -> str:
+    if char in SHORT_ESCAPES:
+        return SHORT_ESCAPES[char]
+    if char == quote:
+        return "\\" + char
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _quoted(text: str, quote: str = '"') -> str:
+    return quote + "".join(_escaped(char, quote) for char in text) + quote
+
+
+def literal(text) -> str:
+    """A string as a Python or TOML literal, in double quotes, that reads back as exactly the same string."""
+    return _quoted(str(text))

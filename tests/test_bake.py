@@ -16,6 +16,7 @@ EXPECTED_FILES = [
     "settings.py",
     "deploy.py",
     "phone/stream.py",
+    "phone/caller_check.py",
     "phone/rest.py",
     "phone/twiml.py",
     "phone/numbers.py",
@@ -75,6 +76,10 @@ def test_bake_is_valid_and_builds(bake, answers):
     assert deploy["agent_name"] == answers["agent_name"]
     assert deploy["region"] == answers["region"]
     assert deploy["secret_set"] == f"{answers['agent_name']}-secrets"
+    assert deploy["scaling"] == {
+        "min_agents": int(COOKIECUTTER["min_agents"]),
+        "max_agents": int(COOKIECUTTER["max_agents"]),
+    }
 
     # The agent's own test_twiml (in BUILD_CHECKS) checks each region's URL against Pipecat Cloud's docs.
     twiml = load_module(project.path / "phone" / "twiml.py")
@@ -110,7 +115,7 @@ def test_bake_is_valid_and_builds(bake, answers):
 
 
 def test_deploy_config_loads_with_pipecatcloud(bake, monkeypatch):
-    project = bake(agent_name="loader-check", region="eu-central", min_agents="0")
+    project = bake(agent_name="loader-check", region="eu-central", min_agents="0", max_agents="3")
     import pipecatcloud.cli.config as cli_config
     from pipecatcloud._utils.deploy_utils import load_deploy_config_file
 
@@ -122,6 +127,8 @@ def test_deploy_config_loads_with_pipecatcloud(bake, monkeypatch):
     assert config.region == "eu-central"
     assert config.agent_profile == "agent-1x"
     assert config.scaling.min_agents == 0
+    # Also what `pipecat cloud deploy` sends as the pool's cap.
+    assert config.scaling.max_agents == 3
 
 
 def test_system_prompt_with_quotes_and_newlines_reaches_the_bot_exactly(bake):

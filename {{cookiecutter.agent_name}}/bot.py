@@ -1,8 +1,9 @@
 {%- set options = (cookiecutter | agent).options -%}
-"""{{ cookiecutter.agent_name }}: a Pipecat voice agent that answers{% if options.outbound_calls %} and places{% endif %} Twilio phone calls.
+"""{{ cookiecutter.agent_name }}: a Pipecat voice agent for Twilio phone calls.
 
-On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws and calls `bot()` once per
-call. Locally, `python bot.py -t twilio -x <public-host>` serves the same `bot()` on port 7860.
+It answers{% if options.outbound_calls %} and places{% endif %} calls. On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws
+and calls `bot()` once per call. Locally, `python bot.py -t twilio -x <public-host>` serves the same
+`bot()` on port 7860.
 """
 
 from loguru import logger

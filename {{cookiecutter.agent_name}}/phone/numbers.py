@@ -6,4 +6,5 @@ E164 = re.compile({{ cookiecutter._phone_number_pattern | literal }})
 
 
 def is_phone_number(text: str) -> bool:
-    return bool(E164.match(text))
+    # The whole text: a trailing newline or anything after the number makes it no number.
+    return E164.fullmatch(text) is not None

@@ -1,19 +1,21 @@
 """Every sentence the caller hears, and every instruction the LLM gets, in one place.
 
-Change the agent's voice or language here (and in system_prompt.txt). OPENING is synthesized once
-per process with the agent's own text-to-speech; the rest is spoken when it is needed. Only
-technical_trouble.wav is a recording, because it plays when the text-to-speech itself is down:
-record it again if you change TECHNICAL_TROUBLE.
+Change the agent's voice or language here, and in system_prompt.txt and greeting.txt. OPENING is
+synthesized once per process with the agent's own text-to-speech; the rest is spoken when it is
+needed. Only technical_trouble.wav is a recording, because it plays when the text-to-speech itself
+is down: record it again if you change TECHNICAL_TROUBLE.
 """
 
 from pathlib import Path
 
-SYSTEM_PROMPT = (Path(__file__).parent / "system_prompt.txt").read_text().strip()
+HERE = Path(__file__).parent
+SYSTEM_PROMPT = (HERE / "system_prompt.txt").read_text(encoding="utf-8").strip()
 
 {%- if cookiecutter.call_recording == "yes" %}
 RECORDING_NOTICE = "This call is recorded for quality and training purposes."
 {%- endif %}
-GREETING = {{ cookiecutter.greeting | literal }}
+# Your answer to the greeting question, kept in a file: every character of it as typed.
+GREETING = (HERE / "greeting.txt").read_text(encoding="utf-8").removesuffix("\n")
 GOODBYE = "Thank you for calling. Goodbye!"
 APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
 TECHNICAL_TROUBLE = "We are experiencing technical difficulties. Please call again later. Goodbye."

@@ -126,7 +126,11 @@ def test_deploy_creates_the_agent_then_updates_it(project, cloud):
     assert create.body["secretSet"] == SECRET_SET
     assert create.body["region"] == DEPLOY_CONFIG["region"]
     assert create.body["agentProfile"] == DEPLOY_CONFIG["agent_profile"]
-    assert create.body["autoScaling"] == {"minAgents": DEPLOY_CONFIG["scaling"]["min_agents"]}
+    scaling = DEPLOY_CONFIG["scaling"]
+    assert create.body["autoScaling"] == {
+        "minAgents": scaling["min_agents"],
+        "maxAgents": scaling["max_agents"],
+    }
     assert create.body["buildId"].startswith("build-")
     # The set was waited for until provisioned, and the agent polled until ready.
     first_deploy = cloud.requests.index(create)
