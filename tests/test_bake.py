@@ -15,6 +15,7 @@ EXPECTED_FILES = [
     "bot.py",
     "settings.py",
     "deploy.py",
+    "server.py",
     "phone/stream.py",
     "phone/caller_check.py",
     "phone/rest.py",

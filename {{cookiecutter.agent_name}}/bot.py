@@ -3,7 +3,7 @@
 
 It answers{% if options.outbound_calls %} and places{% endif %} calls. On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws
 and calls `bot()` once per call. Locally, `python bot.py -t twilio -x <public-host>` serves the same
-`bot()` on port 7860.
+`bot()` on port 7860; `python server.py` is the self-hosted production server.
 """
 
 from loguru import logger

@@ -47,12 +47,18 @@ def document(response: ElementTree.Element) -> str:
     )
 
 
-def stream_twiml(parameters: dict[str, str]) -> str:
-    """Connects the call to this agent on Pipecat Cloud; `parameters` reach the bot as call.parameters."""
+def stream_twiml(parameters: dict[str, str], stream_url: str | None = None) -> str:
+    """Connects the call to this agent: on Pipecat Cloud, or at `stream_url` (server.py's own /ws).
+
+    `parameters` reach the bot as call.parameters.
+    """
     response = ElementTree.Element("Response")
-    stream = ElementTree.SubElement(ElementTree.SubElement(response, "Connect"), "Stream", url=STREAM_URL)
+    url = stream_url or STREAM_URL
+    stream = ElementTree.SubElement(ElementTree.SubElement(response, "Connect"), "Stream", url=url)
+    # Pipecat Cloud picks the agent by this parameter; a self-hosted server needs none.
+    routing = {} if stream_url else {"_pipecatCloudServiceHost": SERVICE_HOST}
     # Twilio drops query strings on Stream URLs, so everything travels as <Parameter>s.
-    for name, value in {"_pipecatCloudServiceHost": SERVICE_HOST, **parameters}.items():
+    for name, value in {**routing, **parameters}.items():
         ElementTree.SubElement(stream, "Parameter", name=name, value=value)
     return document(response)
 

@@ -42,6 +42,16 @@ PROVIDER_ENDPOINTS = {
 # Chosen providers no fake speaks: tests.serve_agent stands in for them at the factory boundary.
 FACTORY_FAKES = [{% for provider in agent.providers if provider.fake == "factory" %}"{{ provider.kind }}"{{ ", " if not loop.last }}{% endfor %}]
 PROVIDER_KEYS = [{% for provider in agent.providers | unique(attribute="api_key") %}"{{ provider.api_key }}"{{ ", " if not loop.last }}{% endfor %}]
+# The key tests.serve_agent's stand-ins send to the fake OpenAI server.
+FACTORY_FAKE_KEY = "fake-openai-key"
+
+
+def fake_key(name: str) -> str:
+    return f"fake-{name.lower()}"
+
+
+# Every fake credential the suite hands the agent: none may show in a log, a report or any output.
+PLANTED_SECRETS = [FAKE_TWILIO_AUTH_TOKEN, FACTORY_FAKE_KEY, *(fake_key(name) for name in PROVIDER_KEYS)]
 
 
 @dataclass
@@ -93,7 +103,7 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         # Fail over quickly, so the failure tests stay short.
         "REPLY_TIMEOUT_SECS": "2",
         "TWILIO_API_TIMEOUT_SECS": "1",
-        **{key: f"fake-{key.lower()}" for key in PROVIDER_KEYS},
+        **{key: fake_key(key) for key in PROVIDER_KEYS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
     }
     return Fakes(env=env, **peers)
@@ -105,6 +115,9 @@ def server_command(mode: str, port: int) -> list[str]:
     if mode == "cloud":
         # The Pipecat Cloud way: a /ws server that calls bot(runner_args), like the base image.
         return ["-m", "tests.pipecat_cloud_host", "--port", str(port)]
+    if mode == "server":
+        # The self-hosted way: server.py, on the PORT that AgentServer sets.
+        return ["server.py"]
     # The local way: pipecat's development runner, `python bot.py -t twilio`.
     return ["bot.py", "-t", "twilio", "--host", "127.0.0.1", "--port", str(port)]
 
@@ -128,15 +141,21 @@ class AgentServer:
             process = subprocess.Popen(
                 [sys.executable, *server_command(mode, port)],
                 cwd=AGENT_DIR,
-                env={**base_env, **env},
+                # PORT is server.py's; the other modes take --port.
+                env={**base_env, **env, "PORT": str(port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         server = cls(f"ws://127.0.0.1:{port}/ws", log_path, process, twilio)
         server.wait_until_listening(port)
-        if mode == "cloud":
+        if mode in ("cloud", "server"):
             server.wait_until_ready(port)
         return server
+
+    @property
+    def http_url(self) -> str:
+        """The server's HTTP root, for its webhook and probes."""
+        return self.url.replace("ws://", "http://").removesuffix("/ws")
 
     def wait_until_listening(self, port: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -151,13 +170,14 @@ class AgentServer:
         raise TimeoutError(f"the agent server did not listen on port {port} within {timeout}s")
 
     def wait_until_ready(self, port: int, timeout: float = 60) -> None:
-        """Pipecat Cloud routes calls to an agent only once its /readyz answers 200."""
+        """Pipecat Cloud, like a self-hosted server's load balancer, routes calls only once /readyz is 200."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
                     return
-            except (urllib.error.URLError, ConnectionError):
+            # A timeout: server.py's workers are still starting, and nothing accepts yet.
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"the agent was not ready within {timeout}s:\n{self.log()[-3000:]}")
@@ -167,7 +187,11 @@ class AgentServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(10)
+        try:
+            self.process.wait(30)  # server.py drains first: its calls have ended by now
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # server.py's workers drain and exit once their supervisor is gone
+            self.process.wait(10)
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ they speak a protocol the tests can fake, and the openai SDK ships with pipecat 
 else (the pipeline, the Twilio side, the call flow) is the agent's own: bot() runs unchanged, in a
 process of its own whose Providers are these.
 
-Run: python -m tests.serve_agent cloud|local --port 8080
+Run: python -m tests.serve_agent cloud|local|server --port 8080
 """
 
 import argparse
@@ -21,12 +21,12 @@ from pipecat.services.tts_service import TTSService
 import bot as agent
 from phrases import SYSTEM_PROMPT
 from startup.process import AgentProcess
-from tests.harness import FACTORY_FAKES
+from tests.harness import FACTORY_FAKE_KEY, FACTORY_FAKES
 from voice.providers import Providers
 
 
 def _fake_openai(**settings) -> dict:
-    return {"api_key": "fake-openai-key", "base_url": os.environ["FAKE_OPENAI_URL"], **settings}
+    return {"api_key": FACTORY_FAKE_KEY, "base_url": os.environ["FAKE_OPENAI_URL"], **settings}
 
 
 class FactoryFakes(Providers):
@@ -64,9 +64,14 @@ async def readyz() -> bool:
     return await PROCESS.readyz()
 
 
+def load_agent():
+    """server.py's seam: each of its workers serves this module's bot() and readyz()."""
+    return bot, readyz
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["cloud", "local"])
+    parser.add_argument("mode", choices=["cloud", "local", "server"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     print(f"serve_agent: {', '.join(FACTORY_FAKES)} replaced by factory fakes (OpenAI protocol)", flush=True)
@@ -74,6 +79,10 @@ if __name__ == "__main__":
         from tests.pipecat_cloud_host import serve
 
         serve(bot, readyz, args.port)
+    elif args.mode == "server":
+        import server
+
+        sys.exit(server.serve(load_agent, args.port))
     else:
         from pipecat.runner.run import main
 

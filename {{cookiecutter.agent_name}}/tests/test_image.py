@@ -1,4 +1,7 @@
-"""The image holds what a call runs and nothing else: no command, no test, no .env."""
+"""The image holds what a call runs and nothing else: no command, no test, no .env.
+
+Nor server.py: on Pipecat Cloud the base image serves /ws and calls bot() itself.
+"""
 
 import ast
 from pathlib import Path
@@ -44,7 +47,8 @@ def imported_files(relative: str) -> set[str]:
 def test_the_image_holds_no_command_and_no_test():
     files = copied_files()
     assert "bot.py" in files
-    assert not [f for f in files if f.startswith(("commands/", "tests/", ".env")) or f == "deploy.py"], files
+    elsewhere = ("deploy.py", "server.py")  # deploy.py runs on your machine, server.py on your own servers
+    assert not [f for f in files if f.startswith(("commands/", "tests/", ".env")) or f in elsewhere], files
     # Only bot.py runs as a program: nothing else in the image is a command.
     programs = [
         f for f in files if f.endswith(".py") and '__name__ == "__main__"' in (AGENT_DIR / f).read_text()

@@ -68,11 +68,13 @@ class FakeTwilioCaller:
     call_sid: str = "CA" + "1" * 32
     stream_sid: str = "MZ" + "2" * 32
     parameters: dict[str, str] = field(default_factory=dict)
+    # Extra HTTP headers on the WebSocket upgrade, such as Twilio's X-Twilio-Signature.
+    headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     started_at: float = 0.0
 
     async def __aenter__(self) -> "FakeTwilioCaller":
-        self._socket = await websockets.connect(self.url, max_size=None)
+        self._socket = await websockets.connect(self.url, max_size=None, additional_headers=self.headers)
         self._reader = asyncio.create_task(self._read())
         self._pump: asyncio.Task | None = None
         self._outgoing = bytearray()
