@@ -24,7 +24,7 @@ from call_control.recording import Recording
 from call_control.transfer import Transfer
 {%- endif %}
 from phone.caller_check import ConfirmedCall
-from phone.stream import TwilioCall, accept_twilio_call
+from phone.stream import TwilioCall, TwilioStreamError, accept_twilio_call
 from phrases import GREETED, OPENING
 from startup.process import AgentProcess
 from voice.greeting import Greeting
@@ -62,7 +62,12 @@ def call_features(call: TwilioCall) -> list[CallFeature]:
 
 
 async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PROCESS) -> None:
-    call = await accept_twilio_call(runner_args.websocket)
+    try:
+        call = await accept_twilio_call(runner_args.websocket)
+    except TwilioStreamError as error:
+        # Closed already, and no call to hang up: one line, rather than the runner's traceback.
+        logger.warning(f"Stream refused: {error}")
+        return
     logger.info(f"Call {call.call_sid} started (parameters: {sorted(call.parameters)})")
     features = call_features(call)
     greeting = Greeting(process.spoken, OPENING, GREETED)

@@ -6,6 +6,8 @@ A call whose notice never plays (the text-to-speech is down) is not recorded. Re
 Twilio, never on the container's disk, which Pipecat Cloud discards.
 """
 
+import asyncio
+
 from loguru import logger
 from pipecat.frames.frames import BotStartedSpeakingFrame, UserStartedSpeakingFrame
 from pipecat.pipeline.worker import PipelineWorker
@@ -29,6 +31,7 @@ class Recording(CallFeature):
         self._call = call
         self._greeting: Greeting | None = None
         self._started = False
+        self._request: asyncio.Task | None = None
 
     def shape_greeting(self, greeting: Greeting) -> None:
         self._greeting = greeting
@@ -45,20 +48,32 @@ class Recording(CallFeature):
                 self._started = True
                 logger.warning(f"Call {self._call.call_sid}: not recorded: the recording notice did not play")
 
+        # A caller who hangs up must not keep the call's task waiting for Twilio's answer.
+        @worker.event_handler("on_pipeline_finished")
+        async def call_ended(worker, frame):
+            if self._request:
+                self._request.cancel()
+
     async def on_connected(self) -> None:
         if self._greeting and self._greeting.played_from_cache:
             await self._start()  # the notice is playing now
 
     async def _start(self) -> None:
-        """Starts the recording once; the call goes on unrecorded if that fails."""
-        if self._started:
-            return
-        self._started = True
+        """Asks Twilio to record, once, without holding up the call while it answers."""
+        if not self._started:
+            self._started = True
+            self._request = asyncio.create_task(self._record())
+
+    async def _record(self) -> None:
+        """The call goes on unrecorded if the request fails."""
         if not await self._call.confirmed():
             return  # a stream Twilio did not connect: its CallSid is not ours to record
         try:
             recording_sid = await start_recording(self._call.call_sid)
         except TwilioRequestError as error:
             logger.warning(f"Call {self._call.call_sid}: recording did not start: {error}")
+            return
+        except asyncio.CancelledError:
+            logger.info(f"Call {self._call.call_sid}: the call ended before Twilio started the recording")
             return
         logger.info(f"Call {self._call.call_sid}: recording {recording_sid}")

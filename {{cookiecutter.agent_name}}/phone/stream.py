@@ -2,42 +2,89 @@
 
 Twilio opens the stream with a `connected` and a `start` message. `start` carries the CallSid,
 the StreamSid and the TwiML `<Parameter>` values, which this module hands to the bot as
-`TwilioCall.parameters`.
+`TwilioCall.parameters`. A stream without a `start` within HANDSHAKE_TIMEOUT_SECS is closed, and
+so is one that cannot become a call; a message Twilio would never send is ignored, not fatal.
 """
 
 import asyncio
 import binascii
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from loguru import logger
 from pipecat.frames.frames import CancelFrame, EndFrame, Frame, OutputAudioRawFrame
-from pipecat.runner.utils import parse_telephony_websocket
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
+from starlette import status
+from starlette.websockets import WebSocketState
 
 import settings
+from phone.rest import TwilioRequestError, twilio_api, with_timeout
 
 TWILIO_SAMPLE_RATE = 8000
 FRAME_BYTES = TWILIO_SAMPLE_RATE * 2 // 50  # 20 ms of 16-bit audio, the size of Twilio's own frames
+# Twilio sends `start` right after `connected`; pipecat's own handshake would wait forever.
+HANDSHAKE_TIMEOUT_SECS = 5
+# Twilio's messages are well under 1 KB: a larger one is dropped unread, never parsed or logged.
+MAX_MESSAGE_CHARS = 64 * 1024
+# What Twilio sends on a stream besides `start`, which comes once.
+CALL_EVENTS = {"connected", "media", "dtmf", "mark", "stop"}
 
 
 class TwilioStreamError(RuntimeError):
-    """The WebSocket did not open like a Twilio Media Stream."""
+    """This stream cannot become a call: it did not open like a Twilio Media Stream, or a setting is unset."""
+
+
+class IgnoredMessage(Exception):
+    """A message Twilio would not send; `kind` names what it is, the same for all alike."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}{detail}")
+        self.kind = kind
+
+
+def twilio_message(data: str | bytes) -> dict:
+    """One Media Streams message, parsed; raises IgnoredMessage for anything Twilio would not send."""
+    if isinstance(data, bytes):
+        raise IgnoredMessage("a binary frame", f" ({len(data)} bytes)")
+    if len(data) > MAX_MESSAGE_CHARS:
+        raise IgnoredMessage("an oversized message", f" ({len(data)} characters)")
+    try:
+        message = json.loads(data)
+    except ValueError:
+        raise IgnoredMessage("a message that is not JSON", f" ({len(data)} characters)") from None
+    if not isinstance(message, dict) or not isinstance(message.get("event"), str):
+        raise IgnoredMessage("a message without an event")
+    return message
+
+
+def event_name(message: dict) -> str:
+    """The event, quoted and cut short for a log line: it comes off the network."""
+    return repr(message["event"][:40])
 
 
 class CallSerializer(TwilioFrameSerializer):
     """Pipecat's Twilio serializer, made safe for a live phone call.
 
-    It drops a malformed frame instead of ending the call: pipecat's serializer raises on a media
-    payload that is not base64 or on a binary frame, the transport takes that as the caller leaving,
-    and auto hang-up would then end the call. And it can leave the call up when the pipeline ends.
+    It ignores a message Twilio would not send (binary, oversized, not JSON, another stream's, a
+    second `start`, an unknown event, a media payload that is not base64) instead of ending the call:
+    pipecat's serializer raises on some, the transport takes that as the caller leaving, and auto
+    hang-up would then end the call. It logs the first of each kind. And it can leave the call up
+    when the pipeline ends.
     """
 
     _keep_call_alive = False
+
+    def __init__(self, *, stream_sid: str, call_sid: str, **kwargs) -> None:
+        super().__init__(stream_sid=stream_sid, call_sid=call_sid, **kwargs)
+        self._stream = stream_sid
+        self._call = call_sid
+        self._ignored: Counter[str] = Counter()
 
     def keep_call_alive(self) -> None:
         """The call now belongs to other TwiML (a transfer): ending the pipeline must not hang it up."""
@@ -48,12 +95,44 @@ class CallSerializer(TwilioFrameSerializer):
             return None
         return await super().serialize(frame)
 
+    async def _hang_up_call(self) -> None:
+        """Hangs up through phone.rest, within TWILIO_API_TIMEOUT_SECS: the stream closes only after this.
+
+        pipecat's own request (the method this replaces) waits up to aiohttp's five minutes, and logs a
+        failure as an ERROR.
+        """
+        try:
+            async with twilio_api() as client:
+                await with_timeout(client.calls(self._call_sid).update_async(status="completed"))
+        except TwilioRequestError as error:
+            if error.status != 404:  # 404: the call had already ended
+                logger.warning(f"Call {self._call_sid}: the hang-up failed ({error}); the stream closes")
+            return
+        logger.info(f"Call {self._call_sid}: hung up through Twilio's REST API")
+
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
-            return await super().deserialize(data)
-        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, AttributeError) as error:
-            logger.warning(f"Ignoring a malformed Twilio frame: {type(error).__name__}: {error}")
+            message = twilio_message(data)
+            if message.get("streamSid", self._stream) != self._stream:
+                raise IgnoredMessage("a message for another stream", f" ({event_name(message)})")
+            if message["event"] == "start":
+                raise IgnoredMessage("a second 'start' message")
+            if message["event"] not in CALL_EVENTS:
+                raise IgnoredMessage("an unknown event", f" ({event_name(message)})")
+            try:
+                return await super().deserialize(data)
+            except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, AttributeError) as error:
+                detail = f" ({event_name(message)}: {type(error).__name__}: {error})"
+                raise IgnoredMessage("a malformed message", detail) from None
+        except IgnoredMessage as ignored:
+            self._ignore(ignored)
             return None
+
+    def _ignore(self, ignored: IgnoredMessage) -> None:
+        """Logs the first of each kind: a line flooding bad frames must not flood the log."""
+        self._ignored[ignored.kind] += 1
+        if self._ignored[ignored.kind] == 1:
+            logger.warning(f"Call {self._call}: ignoring {ignored} from Twilio, and any more like it")
 
 
 @dataclass
@@ -87,14 +166,74 @@ class TwilioCall:
 
 
 async def accept_twilio_call(websocket: WebSocket) -> TwilioCall:
-    """Reads the stream's opening messages and builds the transport for this call."""
-    settings.twilio_credentials()  # a missing one stops the call here, with the line that names it
-    transport_type, call_data = await parse_telephony_websocket(websocket)
-    if transport_type != "twilio" or not call_data.call_id or not call_data.stream_id:
-        raise TwilioStreamError(
-            f"expected a Twilio Media Stream 'start' message, got a {transport_type!r} handshake"
-        )
-    return open_call(websocket, call_data.call_id, call_data.stream_id, dict(call_data.body or {}))
+    """Reads the stream's opening messages and builds the transport for this call.
+
+    A stream that cannot become a call is closed, and TwilioStreamError says why; no REST request
+    is made for it.
+    """
+    ignored: Counter[str] = Counter()  # what came before `start`, other than `connected`
+    try:
+        settings.twilio_credentials()  # a missing one stops the call here, with the line that names it
+        start = await read_start(websocket, ignored)
+        call_sid, stream_sid, parameters = started_call(start)
+    except (TwilioStreamError, settings.MissingSetting) as error:
+        await close_stream(websocket)
+        raise TwilioStreamError(f"{error}{listed(ignored)}") from None
+    if ignored:
+        logger.warning(f"Call {call_sid}: Twilio's 'start' came after other messages{listed(ignored)}")
+    return open_call(websocket, call_sid, stream_sid, parameters)
+
+
+async def read_start(websocket: WebSocket, ignored: Counter[str]) -> dict:
+    """Waits for the `start` message, counting in `ignored` what comes before it."""
+    try:
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_SECS):
+            while True:
+                received = await websocket.receive()
+                if received["type"] == "websocket.disconnect":
+                    raise TwilioStreamError("the stream closed before its 'start' message")
+                text = received.get("text")
+                try:
+                    message = twilio_message(received.get("bytes", b"") if text is None else text)
+                except IgnoredMessage as problem:
+                    ignored[problem.kind] += 1
+                    continue
+                if message["event"] == "start":
+                    return message
+                if message["event"] != "connected":
+                    ignored[f"{event_name(message)} message"] += 1
+    except TimeoutError:
+        raise TwilioStreamError(f"no 'start' message within {HANDSHAKE_TIMEOUT_SECS} s") from None
+
+
+def listed(ignored: Counter[str]) -> str:
+    if not ignored:
+        return ""
+    return "; ignored before it: " + ", ".join(f"{kind} x{count}" for kind, count in ignored.items())
+
+
+def started_call(start: dict) -> tuple[str, str, dict[str, str]]:
+    """The CallSid, StreamSid and `<Parameter>` values of a `start` message."""
+    details = start.get("start")
+    if not isinstance(details, dict):
+        raise TwilioStreamError("the 'start' message has no 'start' object")
+    call_sid, stream_sid = details.get("callSid"), details.get("streamSid") or start.get("streamSid")
+    if not (isinstance(call_sid, str) and call_sid and isinstance(stream_sid, str) and stream_sid):
+        raise TwilioStreamError("the 'start' message names no callSid and streamSid")
+    parameters = details.get("customParameters") or {}
+    if not isinstance(parameters, dict):
+        raise TwilioStreamError("the 'start' message's customParameters is not an object")
+    return call_sid, stream_sid, {str(name): str(value) for name, value in parameters.items()}
+
+
+async def close_stream(websocket: WebSocket) -> None:
+    """Closes a stream that will not become a call, unless the caller has already gone."""
+    if websocket.client_state != WebSocketState.CONNECTED:
+        return
+    try:
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+    except WebSocketDisconnect:
+        pass  # gone meanwhile
 
 
 def open_call(websocket: WebSocket, call_sid: str, stream_sid: str, parameters: dict[str, str]) -> TwilioCall:
@@ -122,6 +261,9 @@ def open_call(websocket: WebSocket, call_sid: str, stream_sid: str, parameters: 
 
 async def send_audio_now(call: TwilioCall, pcm: bytes) -> None:
     """Sends 8 kHz 16-bit audio straight to Twilio, which plays it in order and drops it on `clear`."""
-    for start in range(0, len(pcm), FRAME_BYTES):
-        frame = OutputAudioRawFrame(pcm[start : start + FRAME_BYTES], TWILIO_SAMPLE_RATE, 1)
-        await call.websocket.send_text(await call.serializer.serialize(frame))
+    try:
+        for start in range(0, len(pcm), FRAME_BYTES):
+            frame = OutputAudioRawFrame(pcm[start : start + FRAME_BYTES], TWILIO_SAMPLE_RATE, 1)
+            await call.websocket.send_text(await call.serializer.serialize(frame))
+    except WebSocketDisconnect:
+        pass  # the caller hung up: the transport sees it too, and the call ends there

@@ -18,6 +18,7 @@ RECORDING_NOTICE = "This call is recorded for quality and training purposes."
 GREETING = (HERE / "greeting.txt").read_text(encoding="utf-8").removesuffix("\n")
 GOODBYE = "Thank you for calling. Goodbye!"
 APOLOGY = "Sorry, I'm having a little trouble. Could you say that again?"
+NOT_HEARD = "Sorry, I didn't catch that. Could you say that again?"
 TECHNICAL_TROUBLE = "We are experiencing technical difficulties. Please call again later. Goodbye."
 {%- if cookiecutter.call_transfer == "yes" %}
 TRANSFERRING = "Please hold while I transfer you to a colleague."

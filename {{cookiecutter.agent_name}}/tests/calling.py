@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.fakes.twilio_caller import FakeTwilioCaller, read_wav
 from tests.fakes.twilio_rest import RestFailure
-from tests.harness import AGENT_DIR, FAKE_TWILIO_AUTH_TOKEN
+from tests.harness import AGENT_DIR, PLANTED_SECRETS
 
 AUDIO = Path(__file__).parent / "audio"
 QUESTION = "What time do you open tomorrow?"  # spoken in audio/question.wav
@@ -90,16 +90,15 @@ def rest_failure(name: str, match: str) -> RestFailure:
     return RestFailure(match=match, **REST_FAILURES[name])
 
 
-def assert_no_secret(text: str, fakes) -> None:
-    provider_keys = [value for key, value in fakes.env.items() if key.endswith("_API_KEY")]
-    for secret in [FAKE_TWILIO_AUTH_TOKEN, *provider_keys]:
-        assert secret not in text
+def assert_no_secret(text: str) -> None:
+    for secret in PLANTED_SECRETS:
+        assert secret not in text, "a fake secret reached an output"
 
 
 def run_command(fakes, *command: str) -> subprocess.CompletedProcess:
     """Runs one of the agent's commands (`-m commands.number_setup ...`) against the fakes."""
     env = {**os.environ, **fakes.env, "TWILIO_PHONE_NUMBER": "+15550009999"}
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, *command],
         cwd=AGENT_DIR,
         env=env,
@@ -108,3 +107,5 @@ def run_command(fakes, *command: str) -> subprocess.CompletedProcess:
         timeout=60,
         stdin=subprocess.DEVNULL,  # no terminal, as in CI: nothing may wait for an answer
     )
+    assert_no_secret(result.stdout + result.stderr)
+    return result

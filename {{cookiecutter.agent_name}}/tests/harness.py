@@ -80,6 +80,37 @@ class Fakes:
         self.cartesia.drop_next = 10**6
         self.openai.speech_down = True
 
+    def cut_tts_mid_reply(self, after_secs: float, real_time: bool = False) -> None:
+        """The next reply's connection drops once `after_secs` of its audio went out (Cartesia: 1011).
+
+        The audio comes faster than real time, or with `real_time` as fast as it plays.
+        """
+        self.cartesia.cut_after_secs = self.openai.speech_cut_after_secs = after_secs
+        self.cartesia.real_time = self.openai.speech_real_time = real_time
+
+    def deaf_stt(self) -> None:
+        """The speech-to-text fakes hear the caller and never answer."""
+        self.deepgram.silent = True
+        self.openai.transcription_fault = "hang"
+
+    def drop_stt_mid_utterance(self, after_secs: float) -> None:
+        """The speech-to-text connection drops `after_secs` into the next utterance (Deepgram: 1011)."""
+        self.deepgram.drop_after_secs = after_secs
+        self.openai.transcription_fault = "drop"
+
+    def tts_cuts(self) -> list[float]:
+        """When a text-to-speech fake cut a reply's connection (the tests' clock)."""
+        return self.cartesia.cuts + self.openai.speech_cuts
+
+    def stt_drops(self) -> list[float]:
+        """When a speech-to-text fake dropped an utterance with its connection (the tests' clock)."""
+        return self.deepgram.drops + self.openai.transcription_drops
+
+    def asked_to_speak(self, text: str, after: float = 0.0) -> float | None:
+        """When a text-to-speech fake was first sent `text` after `after` (the tests' clock), if it was."""
+        requests = self.cartesia.requested + self.openai.speech_requested
+        return min((at for at, said in requests if said == text and at > after), default=None)
+
     def reset(self) -> None:
         for fake in (self.openai, self.deepgram, self.cartesia, self.twilio):
             fake.reset()

@@ -18,7 +18,7 @@ def test_outbound_command_places_a_call_with_inline_twiml(fakes):
     assert '<Parameter name="direction" value="outbound" />' in created.form["Twiml"]
     assert '<Parameter name="callee_name" value="Alice" />' in created.form["Twiml"]
     assert f'<Stream url="{twiml.STREAM_URL}">' in created.form["Twiml"]
-    assert_no_secret(result.stdout + result.stderr, fakes)
+    assert_no_secret(result.stdout + result.stderr)
 
 
 def test_outbound_command_can_use_a_twiml_bin(fakes):
@@ -37,7 +37,7 @@ def test_outbound_command_failure_is_one_line(fakes):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error: the call was not placed: Twilio answered 400")
-    assert_no_secret(result.stdout + result.stderr, fakes)
+    assert_no_secret(result.stdout + result.stderr)
 
 
 def test_outbound_call_waits_for_the_callee_to_speak(agent, fakes):

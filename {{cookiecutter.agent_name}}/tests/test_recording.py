@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+import settings
 from phrases import RECORDING_NOTICE
 from tests.calling import (
     INBOUND,
@@ -18,6 +19,8 @@ from tests.calling import (
     wait_until,
 )
 from tests.fakes.twilio_caller import SAMPLE_RATE
+from tests.fakes.twilio_rest import RestFailure
+from tests.faults import CUTS, assert_cut_cleanly
 
 
 def recordings_for(fakes, caller) -> list:
@@ -93,4 +96,31 @@ def test_failed_recording_leaves_the_call_up(agent, fakes, failure_name):
 
     caller = run(scenario())
     assert hang_ups_for(fakes, caller) == []
-    assert_no_secret(agent.log(), fakes)
+    assert_no_secret(agent.log())
+
+
+def while_the_recording_starts(answer_after: float):
+    async def reach(agent, fakes, caller) -> None:
+        fakes.twilio.failure = RestFailure(match="/Recordings.json", status=None, delay=answer_after)
+        await caller.start()
+        await wait_until(lambda: recordings_for(fakes, caller), what="the recording request")
+
+    return reach
+
+
+@pytest.mark.parametrize("kind", CUTS)
+def test_a_dead_line_while_the_recording_starts_ends_the_call_cleanly(agent, fakes, kind):
+    # Answered late, yet within TWILIO_API_TIMEOUT_SECS (1 s in the tests).
+    caller, seconds = assert_cut_cleanly(agent, fakes, kind, while_the_recording_starts(answer_after=0.8))
+    print(f"{kind} at the recording start: the call ended {seconds:.2f} s later")
+    assert len(recordings_for(fakes, caller)) == 1
+
+
+def test_a_dead_line_does_not_wait_for_twilio_to_answer_the_recording(fresh_server, fakes, monkeypatch):
+    monkeypatch.setitem(fakes.env, "TWILIO_API_TIMEOUT_SECS", settings.TWILIO_API_TIMEOUT_SECS.default)
+    server = fresh_server("cloud")
+    fakes.reset()
+    # Twilio answers within the production timeout, but well after the line died.
+    reach = while_the_recording_starts(answer_after=float(settings.TWILIO_API_TIMEOUT_SECS.default) - 2)
+    _, seconds = assert_cut_cleanly(server, fakes, "reset", reach)
+    print(f"reset at a slow recording start: the call ended {seconds:.2f} s later")

@@ -6,6 +6,7 @@ import sys
 import wave
 from pathlib import Path
 
+from tests.calling import assert_no_secret
 from tests.harness import AGENT_DIR
 
 
@@ -24,6 +25,9 @@ def test_simulator_saves_the_bot_audio_and_prints_a_timeline(tmp_path):
     assert re.search(r"^\s+\d+ ms  greeting: first bot audio$", result.stdout, re.MULTILINE)
     assert re.search(r"turn 1: first reply audio, latency \d+ ms", result.stdout)
     assert f"bot audio saved to {saved}" in result.stdout
+    # The report and the log of the agent it served, which lives outside the tests' folders.
+    assert_no_secret(result.stdout + result.stderr)
+    assert_no_secret(Path(re.search(r"^agent log: (.+)$", result.stdout, re.M)[1]).read_text())
     with wave.open(str(saved)) as wav_file:
         assert wav_file.getframerate() == 8000
         assert wav_file.getnframes() > 8000  # more than a second of the bot talking

@@ -21,6 +21,8 @@ from tests.calling import (
     wait_until,
 )
 from tests.fakes.openai_server import ToolCall
+from tests.fakes.twilio_rest import RestFailure
+from tests.faults import CUTS, assert_cut_cleanly
 
 
 def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
@@ -73,4 +75,34 @@ def test_failed_transfer_is_told_and_the_call_goes_on(agent, fakes, failure_name
     assert any('"transferred": false' in result for result in tool_results), tool_results
     assert f"Call {caller.call_sid}: transfer to {settings.TRANSFER_NUMBER.default} failed" in agent.log()
     assert not [r for r in hang_ups_for(fakes, caller) if r.form.get("Status") != "completed"]
-    assert_no_secret(agent.log(), fakes)
+    assert_no_secret(agent.log())
+
+
+async def while_the_hold_message_plays(agent, fakes, caller) -> None:
+    fakes.caller_will_say("Can I talk to a person?")
+    fakes.openai.answers = {"Can I talk to a person?": ToolCall("transfer_call")}
+    await hear_greeting(caller)
+    await caller.say(question())
+    await wait_until(lambda: TRANSFERRING in fakes.spoken(), timeout=20, what="the hold message")
+
+
+async def while_twilio_redirects(agent, fakes, caller) -> None:
+    fakes.twilio.failure = RestFailure(match="Twiml", status=None, delay=0.8)  # answered, but late
+    await while_the_hold_message_plays(agent, fakes, caller)
+    transfer = lambda: [r for r in requests_for(fakes, caller) if "Twiml" in r.form]  # noqa: E731
+    await wait_until(transfer, timeout=20, what="the transfer request")
+
+
+TRANSFER_POINTS = {"hold-message": while_the_hold_message_plays, "redirect": while_twilio_redirects}
+
+
+@pytest.mark.parametrize("point", TRANSFER_POINTS)
+@pytest.mark.parametrize("kind", CUTS)
+def test_a_dead_line_during_the_transfer_ends_the_call_cleanly(agent, fakes, kind, point):
+    caller, seconds = assert_cut_cleanly(agent, fakes, kind, TRANSFER_POINTS[point])
+    print(f"{kind} at transfer {point}: the call ended {seconds:.2f} s later")
+    transfers = [r for r in requests_for(fakes, caller) if "Twiml" in r.form]
+    # A caller who hung up during the hold message is not transferred.
+    assert len(transfers) == (1 if point == "redirect" else 0)
+    # Nor hung up: the line is gone, or the call may be Twilio's <Dial> by now.
+    assert hang_ups_for(fakes, caller) == []

@@ -1,5 +1,10 @@
 """A fake OpenAI-compatible API: streamed chat completions (SSE) with scripted text or tool calls,
 audio speech (PCM) and audio transcriptions, plus injected failures and a record of every request.
+
+Failures: `failure` for chat completions (an error status, a late answer, or a stream whose first
+token is late); `speech_down` (503) and `speech_cut_after_secs` (the connection drops mid-audio) for
+speech; `transcription_fault` "hang" (no answer) or "drop" (connections close for a few seconds,
+the SDK's retries included) for transcriptions.
 """
 
 import asyncio
@@ -15,6 +20,8 @@ from tests.fakes.audio import has_speech, tone
 
 DEFAULT_REPLY = "Sure, I can help with that."
 SPEECH_SAMPLE_RATE = 24000  # OpenAI's speech endpoint always answers with 24 kHz PCM.
+# How long a dropped transcription endpoint stays down: longer than the openai SDK's two retries take.
+TRANSCRIPTION_DROP_SECS = 3.0
 
 
 @dataclass
@@ -25,10 +32,14 @@ class ToolCall:
 
 @dataclass
 class Failure:
-    """How every chat request fails while it is set: after `delay`, an HTTP `status` (None: answer)."""
+    """How every chat request fails while it is set: after `delay`, an HTTP `status` (None: answer).
+
+    With `stream_first`, the answer's event stream opens at once and its first token comes `delay` later.
+    """
 
     status: int | None = 500
     delay: float = 0.0
+    stream_first: bool = False
 
 
 class FakeOpenAI:
@@ -48,6 +59,12 @@ class FakeOpenAI:
         self.failure: Failure | None = None
         self.speech_down = False
         self.speech_delay = 0.0
+        self.speech_cut_after_secs: float | None = None
+        self.speech_real_time = False  # the audio arrives as fast as it plays, as on a slow line
+        self.transcription_fault: str | None = None  # "hang" or "drop"
+        self.speech_requested: list[tuple[float, str]] = []  # (when, text) of every speech request
+        self.speech_cuts: list[float] = []  # when it dropped a speech connection mid-audio
+        self.transcription_drops: list[float] = []  # when it began dropping transcription requests
         self.transcripts: list[str] = []
         self.chat_requests: list[dict] = []
         self.speech_inputs: list[str] = []
@@ -55,14 +72,18 @@ class FakeOpenAI:
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.chat_requests.append(body)
-        if self.failure:
-            await asyncio.sleep(self.failure.delay)
-            if self.failure and self.failure.status:
+        failure = self.failure
+        if failure and not failure.stream_first:
+            await asyncio.sleep(failure.delay)
+            if self.failure and failure.status:
                 error = {"error": {"message": "injected failure", "type": "server_error"}}
-                return web.json_response(error, status=self.failure.status)
+                return web.json_response(error, status=failure.status)
         reply = self.reply_to(body.get("messages", []))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        if failure and failure.stream_first:
+            await self._event(response, body, {"role": "assistant", "content": ""})
+            await asyncio.sleep(failure.delay)
         if isinstance(reply, ToolCall):
             call = {"index": 0, "id": f"call_{len(self.chat_requests)}", "type": "function"}
             arguments = json.dumps(reply.arguments)
@@ -104,18 +125,42 @@ class FakeOpenAI:
 
     async def speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        self.speech_requested.append((time.monotonic(), body.get("input", "")))
         if self.speech_down:
             return web.json_response({"error": {"message": "injected outage"}}, status=503)
         await asyncio.sleep(self.speech_delay)
         self.speech_inputs.append(body.get("input", ""))
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await response.prepare(request)
-        await response.write(tone(max(0.2, len(body.get("input", "")) * 0.03), SPEECH_SAMPLE_RATE))
+        audio = tone(max(0.2, len(body.get("input", "")) * 0.03), SPEECH_SAMPLE_RATE)
+        if self.speech_cut_after_secs is not None:
+            cut_at = int(self.speech_cut_after_secs * SPEECH_SAMPLE_RATE) * 2
+            self.speech_cut_after_secs = None  # once: the next request works
+            chunk_bytes = SPEECH_SAMPLE_RATE // 10 * 2
+            for start in range(0, cut_at, chunk_bytes):
+                await response.write(audio[start : min(start + chunk_bytes, cut_at)])
+                if self.speech_real_time:
+                    await asyncio.sleep(0.1)
+            self.speech_cuts.append(time.monotonic())
+            request.transport.close()  # mid-body: the client sees the connection drop
+            return response
+        await response.write(audio)
         await response.write_eof()
         return response
 
     async def transcriptions(self, request: web.Request) -> web.Response:
+        if self.transcription_fault == "hang":
+            await asyncio.sleep(3600)
         form = await request.post()
+        if self.transcription_fault == "drop":
+            if not self.transcription_drops:
+                self.transcription_drops.append(time.monotonic())
+                if self.transcripts:
+                    self.transcripts.pop(0)  # what the caller said went with the connection
+            if time.monotonic() - self.transcription_drops[0] < TRANSCRIPTION_DROP_SECS:
+                request.transport.close()
+                return web.Response()
+            self.transcription_fault = None  # back up
         with wave.open(io.BytesIO(form["file"].file.read())) as recording:
             pcm = recording.readframes(recording.getnframes())
         text = self.transcripts.pop(0) if has_speech(pcm) and self.transcripts else ""

@@ -2,12 +2,16 @@
 
 It sends `connected` and `start`, then streams 20 ms μ-law `media` frames in real time, as a phone
 line does: silence, or speech queued with `say()`. It sends `dtmf` and `stop`, echoes the `mark`s
-the bot sends, and records every message from the bot with the time it arrived.
+the bot sends, and records every message from the bot with the time it arrived. `drop()` and
+`abort()` cut the line without a `stop`, with a close frame or a TCP reset; `start_and_cut()` cuts
+it in the same write as the stream's opening.
 """
 
 import asyncio
 import base64
 import json
+import socket
+import struct
 import time
 import warnings
 import wave
@@ -70,7 +74,7 @@ class FakeTwilioCaller:
     parameters: dict[str, str] = field(default_factory=dict)
     # Extra HTTP headers on the WebSocket upgrade, such as Twilio's X-Twilio-Signature.
     headers: dict[str, str] = field(default_factory=dict)
-    received: list[Received] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list, repr=False)  # thousands of frames
     started_at: float = 0.0
 
     async def __aenter__(self) -> "FakeTwilioCaller":
@@ -100,25 +104,31 @@ class FakeTwilioCaller:
         self._sequence += 1
         return str(self._sequence)
 
-    async def start(self) -> None:
-        """Opens the stream like Twilio, then keeps the line's audio flowing until hang-up."""
-        await self.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        self.started_at = time.monotonic()
-        await self.send(
+    def opening(self) -> list[dict]:
+        """The two messages Twilio opens a stream with: `connected`, then `start`."""
+        start = {
+            "accountSid": self.account_sid,
+            "streamSid": self.stream_sid,
+            "callSid": self.call_sid,
+            "tracks": ["inbound"],
+            "customParameters": self.parameters,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1},
+        }
+        return [
+            {"event": "connected", "protocol": "Call", "version": "1.0.0"},
             {
                 "event": "start",
                 "sequenceNumber": self._next_sequence(),
                 "streamSid": self.stream_sid,
-                "start": {
-                    "accountSid": self.account_sid,
-                    "streamSid": self.stream_sid,
-                    "callSid": self.call_sid,
-                    "tracks": ["inbound"],
-                    "customParameters": self.parameters,
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1},
-                },
-            }
-        )
+                "start": start,
+            },
+        ]
+
+    async def start(self) -> None:
+        """Opens the stream like Twilio, then keeps the line's audio flowing until hang-up."""
+        self.started_at = time.monotonic()
+        for message in self.opening():
+            await self.send(message)
         self._pump = asyncio.create_task(self._stream_line_audio())
 
     async def say(self, pcm16: bytes) -> float:
@@ -180,6 +190,36 @@ class FakeTwilioCaller:
             }
         )
         await self._socket.close()
+
+    async def drop(self) -> None:
+        """The line goes dead with a WebSocket close but no `stop`, as when Twilio's media server fails."""
+        if self._pump:
+            self._pump.cancel()
+        await self._socket.close()
+
+    async def abort(self) -> None:
+        """The TCP connection is reset: no `stop`, no close frame, as when a network path dies."""
+        if self._pump:
+            self._pump.cancel()
+        self._reset()
+
+    def _reset(self) -> None:
+        # A zero linger turns the close into a RST instead of a FIN.
+        connection = self._socket.transport.get_extra_info("socket")
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._socket.transport.abort()
+
+    def start_and_cut(self, kind: str) -> None:
+        """Opens the stream and cuts the line (`close` or `reset`) in one write, before the bot answers."""
+        self.started_at = time.monotonic()
+        protocol = self._socket.protocol
+        for message in self.opening():
+            protocol.send_text(json.dumps(message).encode())
+        if kind == "close":
+            protocol.send_close()
+        self._socket.transport.write(b"".join(protocol.data_to_send()))
+        if kind == "reset":
+            self._reset()
 
     async def _read(self) -> None:
         try:
