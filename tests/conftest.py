@@ -78,13 +78,29 @@ class BakedProject:
 
     def run_agent_tests(self, *pytest_args: str) -> str:
         """Runs the agent's own suite, or part of it, as its README tells a team to; returns the summary."""
+        return self.run_agent_suite(*pytest_args).stdout.strip().splitlines()[-1]
+
+    def run_agent_suite(self, *pytest_args: str) -> subprocess.CompletedProcess:
+        """The same run, for a caller that reads its whole output."""
         result = self.run(
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args, timeout=900
         )
         summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         assert "skipped" not in summary and "failed" not in summary, summary
-        return summary
+        return result
+
+    def planted_secrets(self) -> list[str]:
+        """The fake credentials the agent's suite hands the agent and its commands."""
+        result = self.run(
+            sys.executable,
+            "-c",
+            "import json; from tests.harness import PLANTED_SECRETS; "
+            "from tests.test_deploy import SECRETS, TOKEN; "
+            "print(json.dumps([*PLANTED_SECRETS, TOKEN, *SECRETS.values()]))",
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
 
     def files(self, *, skip: tuple[str, ...] = ()) -> list[Path]:
         return [

@@ -31,11 +31,29 @@ WHOLE_SUITES = [
 
 
 @pytest.mark.parametrize("answers", WHOLE_SUITES)
-def test_agent_suite_passes(bake, answers):
-    summary = bake(**answers).run_agent_tests()
+def test_agent_suite_passes_and_no_output_holds_a_secret(bake, answers, tmp_path):
+    project = bake(**answers)
+    # -rA prints what every test captured; the agent servers' logs stay under the base temp folder.
+    outputs = tmp_path / "agent-suite"
+    result = project.run_agent_suite("-rA", f"--basetemp={outputs}")
+    summary = result.stdout.strip().splitlines()[-1]
     # Every scenario of the agent's suite, both ways; none skipped or left out.
     assert re.search(r"\d+ passed", summary), summary
     assert "deselected" not in summary, summary
+
+    secrets = project.planted_secrets()
+    leaks = [f"the suite's output: {secret}" for secret in secrets if secret in result.stdout + result.stderr]
+    # Logs, reports, saved audio, build contexts: every file the suite wrote. And the agent's own files,
+    # but for its tests, which plant the fake secrets.
+    # A .env holds secrets by design (tests/test_deploy.py fills one): it never leaves the machine but
+    # through the secret set upload.
+    written = [path for path in outputs.rglob("*") if path.is_file() and path.name != ".env"]
+    written += [path for path in project.files(skip=("tests",)) if ".venv" not in path.parts]
+    for path in written:
+        content = path.read_bytes()
+        leaks += [f"{path}: {secret}" for secret in secrets if secret.encode() in content]
+    assert len(written) > 10 and len(secrets) >= 4
+    assert leaks == []
 
 
 @pytest.mark.parametrize(
