@@ -5,6 +5,7 @@ Import this after the generated agent's folder is on sys.path: the caller is its
 
 import asyncio
 import base64
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,6 +13,27 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from tests.fakes.twilio_caller import FakeTwilioCaller, Received
+from tests.fakes.twilio_rest import FakeTwilioRest
+
+# The fake Twilio REST API the bots ask about their calls (our agent confirms each CallSid there).
+_twilio: FakeTwilioRest | None = None
+_call_numbers = itertools.count(1)
+
+
+def connect_calls_through(twilio: FakeTwilioRest) -> None:
+    """From now on each call is one this fake Twilio connected, as a real call would be."""
+    global _twilio
+    _twilio = twilio
+
+
+def new_caller(url: str, call_sid: str | None = None) -> FakeTwilioCaller:
+    """A caller with a CallSid of its own, known to the fake Twilio when one is connected."""
+    caller = FakeTwilioCaller(url, call_sid=call_sid or f"CA{next(_call_numbers):032d}")
+    # A template from before the caller check has a fake Twilio that knows no calls.
+    if _twilio is not None and hasattr(_twilio, "start_call"):
+        _twilio.start_call(caller.call_sid, caller.account_sid)
+    return caller
+
 
 # Bot silence that ends one of its utterances, as in the agent's commands.simulate.
 QUIET_SECS = 0.8
@@ -33,9 +55,12 @@ class CallTimings:
         return self.reply_at - self.speech_ended
 
 
-async def greet_ask_and_listen(url: str, question: bytes) -> CallTimings:
-    """One call: hear the greeting out, say the question, hear the reply out, hang up."""
-    async with FakeTwilioCaller(url) as caller:
+async def greet_ask_and_listen(url: str, question: bytes, call_sid: str | None = None) -> CallTimings:
+    """One call: hear the greeting out, say the question, hear the reply out, hang up.
+
+    `call_sid` names the call; by default it gets a CallSid of its own.
+    """
+    async with new_caller(url, call_sid) as caller:
         await caller.start()
         first = await caller.wait_for("media", timeout=30)
         await hear_out(caller)
@@ -61,7 +86,7 @@ async def listening_calls(url: str, count: int) -> AsyncIterator[None]:
     """`count` calls whose callers heard the greeting out and stay on the line in silence (Twilio
     still sends a media frame every 20 ms)."""
     async with AsyncExitStack() as stack:
-        callers = [await stack.enter_async_context(FakeTwilioCaller(url)) for _ in range(count)]
+        callers = [await stack.enter_async_context(new_caller(url)) for _ in range(count)]
         for caller in callers:
             await caller.start()
         for caller in callers:

@@ -7,10 +7,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import venv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ENV_DIR = ROOT / ".venv-test"
+BIN = ENV_DIR / "bin"
 PROBE = Path(__file__).with_name("probe.py")
 
 ANCHOR_INIT = [
@@ -36,6 +40,24 @@ ANCHOR_PATCH_NOTE = (
     "CartesiaTTSService(url=$CARTESIA_BASE_URL), get_call_info's Twilio REST host -> $TWILIO_API_BASE_URL; "
     "OpenAI via OPENAI_BASE_URL, which the openai SDK reads (no patch)"
 )
+
+
+def progress(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def enter_test_env(script: Path) -> None:
+    """The setup steps of tests/run.py, then `script` again inside .venv-test, with the same arguments."""
+    if not (BIN / "python").exists():
+        progress(f"creating {ENV_DIR.name}")
+        venv.EnvBuilder(with_pip=True).create(ENV_DIR)
+    if not (BIN / "uv").exists():
+        progress("installing uv")
+        subprocess.run([BIN / "python", "-m", "pip", "install", "--quiet", "uv"], cwd=ROOT, check=True)
+    progress("installing the test dependencies")
+    install = [BIN / "uv", "pip", "install", "--quiet", "--python", BIN / "python", "--group", "test"]
+    subprocess.run(install, cwd=ROOT, check=True)
+    os.execv(BIN / "python", [str(BIN / "python"), str(script), *sys.argv[1:]])
 
 
 def timed_run(command: list[str], cwd: Path) -> float:
@@ -114,6 +136,38 @@ class Server:
     def log_tail(self) -> str:
         return self.log_path.read_text()[-3000:]
 
+    def descriptors(self) -> list[str]:
+        """What each open descriptor is: `socket:[inode]`, `pipe:[inode]`, `anon_inode:[eventfd]`, a path."""
+        found = []
+        for fd in Path(f"/proc/{self.process.pid}/fd").iterdir():
+            try:
+                found.append(os.readlink(fd))
+            except FileNotFoundError:  # closed while being listed
+                pass
+        return found
+
+    def thread_names(self) -> list[str]:
+        names = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                names.append((task / "comm").read_text().strip())
+            except FileNotFoundError:  # ended while being listed
+                pass
+        return names
+
+    def tcp_sockets(self) -> list["TcpSocket"]:
+        """The server's open TCP sockets, from /proc/PID/net/tcp{,6} matched to its descriptors."""
+        inodes = {link[len("socket:[") : -1] for link in self.descriptors() if link.startswith("socket:[")}
+        sockets = []
+        for table in ("tcp", "tcp6"):
+            rows = Path(f"/proc/{self.process.pid}/net/{table}").read_text().splitlines()[1:]
+            for row in rows:
+                fields = row.split()
+                if fields[9] in inodes:
+                    local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+                    sockets.append(TcpSocket(TCP_STATES.get(fields[3], fields[3]), local, remote))
+        return sockets
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -123,22 +177,31 @@ class Server:
             self.process.wait()
 
 
-def serve(bot_dir: Path, env: dict[str, str], name: str) -> Server:
-    """Starts the bot's server; cold start = process start until its port accepts connections."""
+@dataclass
+class TcpSocket:
+    state: str
+    local_port: int
+    remote_port: int
+
+
+# The kernel's TCP states as /proc/net/tcp numbers them (include/net/tcp_states.h).
+TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "0A": "LISTEN"}
+
+
+def probed_bot(port: int) -> list[str]:
+    """`python bot.py -t twilio` on `port`, under bench/probe.py."""
+    return [str(PROBE), "bot.py", "-t", "twilio", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def serve(
+    bot_dir: Path, env: dict[str, str], name: str, arguments: Callable[[int], list[str]] = probed_bot
+) -> Server:
+    """Starts the bot's server, `python ARGUMENTS(port)` in its folder; cold start = process start
+    until its port accepts connections."""
     port = free_port()
     events_path = bot_dir / f"bench-{name}-{port}.events.jsonl"
     log_path = bot_dir / f"bench-{name}-{port}.log"
-    command = [
-        sys.executable,
-        str(PROBE),
-        "bot.py",
-        "-t",
-        "twilio",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command = [sys.executable, *arguments(port)]
     with open(log_path, "w") as log:
         started = time.monotonic()
         process = subprocess.Popen(

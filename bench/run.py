@@ -135,6 +135,9 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]
     question = read_wav(bots["ours"] / "tests" / "audio" / "question.wav")
     servers = BackgroundServers()
     fakes = start_fakes(servers)
+    from calls import connect_calls_through
+
+    connect_calls_through(fakes.twilio)
     env = {key: value for key, value in os.environ.items() if not key.endswith(DEVELOPER_SETTINGS)}
     env.update({key: value for key, value in fakes.env.items() if key not in TEST_ONLY_SETTINGS})
     silence_limited = defaultdict(int)

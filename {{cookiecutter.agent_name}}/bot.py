@@ -94,7 +94,10 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
 
     runner = WorkerRunner(handle_sigint=runner_args.handle_sigint)
     await runner.add_workers(worker)
-    await runner.run()
+    try:
+        await runner.run()
+    finally:
+        await process.call_ended(services)
     logger.info(f"Call {call.call_sid} ended")
 
 
