@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from projects import ENV_DIR, enter_test_env, export_template, generate_ours, progress
+from projects import export_template, generate_ours, inside_test_env, progress
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_TESTS = [
@@ -45,11 +45,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if Path(sys.prefix).resolve() != ENV_DIR.resolve():
-        enter_test_env(Path(__file__))
-    # The hooks find ruff and hadolint on PATH, beside this Python.
-    os.environ["PATH"] = f"{ENV_DIR / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ["VIRTUAL_ENV"] = str(ENV_DIR)
+    inside_test_env(Path(__file__))
     from run import machine, template_revision
 
     workdir = Path(tempfile.mkdtemp(prefix="pipecat-faults-"))

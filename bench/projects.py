@@ -46,6 +46,15 @@ def progress(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
 
 
+def inside_test_env(script: Path) -> None:
+    """Runs `script` again inside .venv-test unless it runs there, with that env's tools on PATH."""
+    if Path(sys.prefix).resolve() != ENV_DIR.resolve():
+        enter_test_env(script)
+    # The hooks find ruff and hadolint on PATH, and `pipecat` is the CLI installed beside them.
+    os.environ["PATH"] = f"{ENV_DIR / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["VIRTUAL_ENV"] = str(ENV_DIR)
+
+
 def enter_test_env(script: Path) -> None:
     """The setup steps of tests/run.py, then `script` again inside .venv-test, with the same arguments."""
     if not (BIN / "python").exists():

@@ -21,15 +21,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
 from collections import defaultdict
 from pathlib import Path
 
-from projects import ANCHOR_PATCH_NOTE, export_template, generate_anchor, generate_ours, patch_anchor, serve
+from projects import (
+    ANCHOR_PATCH_NOTE,
+    export_template,
+    generate_anchor,
+    generate_ours,
+    inside_test_env,
+    patch_anchor,
+    progress,
+    serve,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV_DIR = ROOT / ".venv-test"
-BIN = ENV_DIR / "bin"
 # What the fake speech-to-text hears in tests/audio/question.wav.
 QUESTION = "What time do you open tomorrow?"
 # Settings the agent's harness shortens for its failure tests; the benchmark runs with the defaults.
@@ -61,24 +67,6 @@ ROWS = [
 ARRIVALS_OVER_SECS = 2.0
 
 
-def enter_test_env() -> None:
-    """The setup steps of tests/run.py, then this script again inside .venv-test."""
-    if not (BIN / "python").exists():
-        progress(f"creating {ENV_DIR.name}")
-        venv.EnvBuilder(with_pip=True).create(ENV_DIR)
-    if not (BIN / "uv").exists():
-        progress("installing uv")
-        subprocess.run([BIN / "python", "-m", "pip", "install", "--quiet", "uv"], cwd=ROOT, check=True)
-    progress("installing the test dependencies")
-    install = [BIN / "uv", "pip", "install", "--quiet", "--python", BIN / "python", "--group", "test"]
-    subprocess.run(install, cwd=ROOT, check=True)
-    os.execv(BIN / "python", [str(BIN / "python"), __file__, *sys.argv[1:]])
-
-
-def progress(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,11 +89,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if Path(sys.prefix).resolve() != ENV_DIR.resolve():
-        enter_test_env()
-    # The hooks find ruff and hadolint on PATH, and `pipecat` is the CLI installed beside them.
-    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ["VIRTUAL_ENV"] = str(ENV_DIR)
+    inside_test_env(Path(__file__))
     workdir = Path(tempfile.mkdtemp(prefix="pipecat-bench-"))
     started = time.monotonic()
     revision = template_revision(args.template)

@@ -39,14 +39,13 @@ from pathlib import Path
 
 from projects import (
     ANCHOR_PATCH_NOTE,
-    ENV_DIR,
     ROOT,
     Server,
-    enter_test_env,
     export_template,
     free_port,
     generate_anchor,
     generate_ours,
+    inside_test_env,
     patch_anchor,
     progress,
     serve,
@@ -77,10 +76,7 @@ def main() -> None:
         agent_side(sys.argv[2:])
         return
     args = parse_args()
-    if Path(sys.prefix).resolve() != ENV_DIR.resolve():
-        enter_test_env(Path(__file__))
-    os.environ["PATH"] = f"{ENV_DIR / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ["VIRTUAL_ENV"] = str(ENV_DIR)
+    inside_test_env(Path(__file__))
     workdir = Path(tempfile.mkdtemp(prefix="pipecat-soak-"))
     started = time.monotonic()
     try:
