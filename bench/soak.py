@@ -108,7 +108,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--trace-memory",
         action="store_true",
-        help="trace Python allocations and print what grew from call 10 to the last (slows the agent)",
+        help="trace Python allocations from call 10 on; print those still alive after the last",
     )
     parser.add_argument(
         "--template", metavar="REVISION|FOLDER", help="measure this commit or folder, not the working tree"
@@ -139,12 +139,14 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     progress(f"generating the default agent from {args.template or 'the working tree'}")
     agent_dir, _ = generate_ours(template, workdir)
     sys.path.insert(0, str(agent_dir))
+    from calls import connect_calls_through
     from tests.fakes.background import BackgroundServers
     from tests.fakes.twilio_caller import read_wav
     from tests.harness import DEVELOPER_SETTINGS, start_fakes
 
     servers = BackgroundServers()
     fakes = start_fakes(servers)
+    connect_calls_through(fakes.twilio)  # the agent asks Twilio about each call: the fake knows them
     env = {key: value for key, value in os.environ.items() if not key.endswith(DEVELOPER_SETTINGS)}
     env.update({key: value for key, value in fakes.env.items() if key not in TEST_ONLY_SETTINGS})
     question = read_wav(agent_dir / "tests" / "audio" / "question.wav")
@@ -192,13 +194,11 @@ class CountedServer:
             pass
 
 
-def start_agent(bench: Bench, mode: str, trace_memory: bool = False) -> CountedServer:
+def start_agent(bench: Bench, mode: str) -> CountedServer:
     from tests.harness import server_command
 
     counts_port = free_port()
     env = {**bench.env, "SOAK_COUNTS_PORT": str(counts_port)}
-    if trace_memory:
-        env["SOAK_TRACE_MEMORY"] = str(TRACE_FRAMES)
     script = str(Path(__file__).resolve())
     serving = "cloud" if mode == "cloud" else "local"  # the anchor is served locally
     server = serve(
@@ -325,15 +325,6 @@ def wait_for_end(server: Server, call_sid: str, runs_at_least: int | None = None
         time.sleep(0.05)
 
 
-def register_call(fakes, call_sid: str) -> None:
-    """Twilio knows every call it streams, and the agent asks it: the fake REST API is told of each
-    call, as tests.calling does. (A template from before the caller check has no such method.)"""
-    from tests.harness import FAKE_ACCOUNT_SID
-
-    if start_call := getattr(fakes.twilio, "start_call", None):
-        start_call(call_sid, FAKE_ACCOUNT_SID)
-
-
 def call_sid(kind: int, number: int) -> str:
     """A CallSid of its own for each call, so the fake REST API and the log tell the calls apart."""
     return f"CA{kind}{number:031d}"
@@ -387,7 +378,7 @@ def soak(bench: Bench, mode: str, calls: int, trace_memory: bool) -> SoakResult:
     from calls import greet_ask_and_listen
 
     progress(f"soak, {mode}: starting the agent")
-    agent = start_agent(bench, mode, trace_memory)
+    agent = start_agent(bench, mode)
     server = agent.server
     failures, rss, early, growth = [], [], None, []
     snapshot = {n: bench.agent_dir / f"soak-{mode}-{n}.tracemalloc" for n in (EARLY_CHECKPOINT, calls)}
@@ -399,7 +390,6 @@ def soak(bench: Bench, mode: str, calls: int, trace_memory: bool) -> SoakResult:
             sid = call_sid(SID_KIND[mode], number)
             bench.fakes.reset()
             bench.fakes.caller_will_say(QUESTION)
-            register_call(bench.fakes, sid)
             try:
                 call = greet_ask_and_listen(server.url, bench.question, sid)
                 asyncio.run(asyncio.wait_for(call, CALL_TIMEOUT_SECS))
@@ -441,7 +431,9 @@ def memory_growth(first: Path, last: Path, top: int = 15) -> list[str]:
     stats = new.compare_to(old, "traceback")
     lines = []
     for stat in stats[:top]:
-        frames = " < ".join(f"{Path(frame.filename).name}:{frame.lineno}" for frame in stat.traceback)
+        # Where it was allocated, then each caller.
+        where = [f"{Path(frame.filename).name}:{frame.lineno}" for frame in reversed(stat.traceback)]
+        frames = " < ".join(where)
         lines.append(f"{stat.size_diff / 1024:+.0f} KiB in {stat.count_diff:+d} blocks: {frames}")
     lines.append(f"all traced: {sum(stat.size_diff for stat in stats) / 1024**2:+.2f} MiB")
     return lines
@@ -492,8 +484,6 @@ def load(bench: Bench, count: int) -> LoadResult:
     sids = [call_sid(SID_KIND["load"], number) for number in range(1, count + 1)]
     bench.fakes.reset()
     bench.fakes.caller_will_say(*[QUESTION] * count)
-    for sid in sids:
-        register_call(bench.fakes, sid)
 
     async def all_at_once() -> list:
         calls = [greet_ask_and_listen(server.url, bench.question, sid) for sid in sids]
@@ -537,10 +527,6 @@ def agent_side(arguments: list[str]) -> None:
     import runpy
     import threading
 
-    if frames := os.environ.get("SOAK_TRACE_MEMORY"):
-        import tracemalloc
-
-        tracemalloc.start(int(frames))
     loops = note_serving_loop()
     threading.Thread(target=serve_counts, args=(loops,), name="soak-counts", daemon=True).start()
     # What `python ARGUMENTS` would see: sys.path[0] and sys.argv as the interpreter sets them.
@@ -585,6 +571,9 @@ def serve_counts(loops: list[asyncio.AbstractEventLoop]) -> None:
                 import tracemalloc
 
                 path = parse_qs(url.query)["path"][0]
+                # Traced from the first snapshot on: from the start, the warm-up would not finish in time.
+                if not tracemalloc.is_tracing():
+                    tracemalloc.start(TRACE_FRAMES)
                 tracemalloc.take_snapshot().dump(path)
                 answer = {"saved": path}
             else:
