@@ -97,7 +97,7 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
     try:
         await runner.run()
     finally:
-        await process.call_ended(services)
+        await process.call_ended(services, runner.task_manager)
     logger.info(f"Call {call.call_sid} ended")
 
 

@@ -24,6 +24,7 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
+from pipecat.utils.asyncio.task_manager import BaseTaskManager
 
 import settings
 from phrases import OPENING
@@ -66,8 +67,12 @@ class AgentProcess:
             return False
         return True
 
-    async def call_ended(self, services: Services) -> None:
+    async def call_ended(self, services: Services, call_tasks: BaseTaskManager) -> None:
         """Releases a call whose pipeline has ended: bot() calls it last."""
+        # A call cancelled while it starts can leave a task running: a segmented STT that meets the
+        # StartFrame after the CancelFrame starts one that nothing cancels (pipecat logs it as dangling).
+        for task in call_tasks.current_tasks():
+            await call_tasks.cancel_task(task, timeout=1)
         await services.close()
         # Right after bot() returns nothing refers to the call any more: collected then, on the event
         # loop (the finalizers of its sockets belong there). With the warm-up's freeze, a collection with

@@ -96,7 +96,8 @@ def assert_cut_cleanly(agent, fakes, kind: str, reach_the_point=None) -> tuple[F
         return caller, seconds
 
     caller, seconds = run(scenario())
-    assert log.problems() == []
+    problems = log.problems()
+    assert problems == [], "\n".join(problems)  # a helper module: pytest does not rewrite it
     assert len(hang_ups_for(fakes, caller)) <= 1
     return caller, seconds
 
