@@ -182,7 +182,15 @@ def deploy(root: Path, name: str) -> None:
         print(f"Not deployed: {reason}. Deploy later with: cd {name} && uv run deploy.py")
 
 
+def remove_rendered_copy() -> None:
+    """cookiecutter (2.7) runs a rendered copy of this hook from the temp folder and never deletes it;
+    the copy holds every answer. Python has read it already."""
+    if Path(__file__).name != "post_gen_project.py":
+        Path(__file__).unlink(missing_ok=True)
+
+
 def main() -> None:
+    remove_rendered_copy()
     root = Path.cwd()
     sys.path.insert(0, str(root))  # the agent's own modules, which define the facts checked here
     sys.dont_write_bytecode = True  # and no __pycache__ of theirs left in the new agent

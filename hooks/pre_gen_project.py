@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import unicodedata
+from pathlib import Path
 
 # Pipecat Cloud agent names and organization slugs share one shape; always applied with fullmatch,
 # because `$` would also match before a trailing newline.
@@ -156,7 +157,15 @@ def problems(answers: dict) -> list[str]:
     return found
 
 
+def remove_rendered_copy() -> None:
+    """cookiecutter (2.7) runs a rendered copy of this hook from the temp folder and never deletes it;
+    the copy holds every answer. Python has read it already."""
+    if Path(__file__).name != "pre_gen_project.py":
+        Path(__file__).unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    remove_rendered_copy()
     found = problems(
         json.loads(r"""
 {{ cookiecutter | tojson }}

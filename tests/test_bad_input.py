@@ -1,8 +1,10 @@
 """Hostile or mistaken answers stop generation with one `error:` line and leave nothing behind."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -90,7 +92,9 @@ def cookiecutter_config(tmp_path_factory):
     return config, home / "replay"
 
 
-def generate(output, config, *arguments: str) -> subprocess.CompletedProcess:
+def generate(output, config, *arguments: str, temp_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """Runs cookiecutter; `temp_dir` becomes its temp folder, where it writes the rendered hooks."""
+    env = {**os.environ, "TMPDIR": str(temp_dir)} if temp_dir else None
     return subprocess.run(
         [
             sys.executable,
@@ -107,6 +111,7 @@ def generate(output, config, *arguments: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        env=env,
     )
 
 
@@ -142,6 +147,8 @@ def test_code_in_an_answer_never_runs(tmp_path, cookiecutter_config):
 
 
 def test_good_answers_still_generate(tmp_path, cookiecutter_config):
+    temp_dir = tmp_path / "temp"
+    temp_dir.mkdir()
     result = generate(
         tmp_path,
         cookiecutter_config[0],
@@ -149,9 +156,12 @@ def test_good_answers_still_generate(tmp_path, cookiecutter_config):
         "agent_name=ok-agent",
         "stt=assemblyai",
         "region=ap-south",
+        temp_dir=temp_dir,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ok-agent" / "bot.py").is_file()
+    # Both hooks ran from rendered copies there, which hold every answer; neither copy stays.
+    assert list(temp_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -177,8 +187,11 @@ def test_replayed_answers_are_checked_too(tmp_path, cookiecutter_config, change,
     edited.write_text(json.dumps(replay))
     output = tmp_path / "again"
     output.mkdir()
+    temp_dir = tmp_path / "temp"
+    temp_dir.mkdir()
 
-    result = generate(output, config, "--replay-file", str(edited))
+    result = generate(output, config, "--replay-file", str(edited), temp_dir=temp_dir)
 
     assert phrase in the_one_error_line(result, replayed=True)
     assert list(output.iterdir()) == []
+    assert list(temp_dir.iterdir()) == []  # nor the refusing hook's rendered copy
