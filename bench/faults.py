@@ -73,7 +73,8 @@ def main() -> None:
 def run_fault_tests(agent_dir: Path, samples_path: Path, run: int) -> bool:
     """Runs the fault tests once, appending their samples; True when a test failed."""
     progress(f"fault tests, run {run}")
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAULT_TESTS]
+    # One process: each fault's dead air is measured with no other test's call beside it.
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *FAULT_TESTS]
     env = {**os.environ, DEAD_AIR_LOG: str(samples_path)}
     result = subprocess.run(command, cwd=agent_dir, env=env, capture_output=True, text=True)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-500:]
