@@ -72,7 +72,7 @@ def twilio_credentials() -> tuple[str, str]:
     return TWILIO_ACCOUNT_SID.value(), TWILIO_AUTH_TOKEN.value()
 
 
-def check_numbers() -> None:
+def check_values() -> None:
     """Reads every *_SECS setting and every switch once, so a bad value shows at start-up, not in a call."""
     for setting in ALL_SETTINGS:
         if setting.name.endswith("_SECS"):

@@ -90,7 +90,7 @@ class AgentProcess:
         # which would be the first call's, where the caller check asks Twilio, and every other call's.
         importlib.import_module("twilio.rest.api")
         try:
-            settings.check_numbers()
+            settings.check_values()
             stt, llm = self.providers.create_stt(), self.providers.create_llm()
         except MissingSetting as error:
             logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
