@@ -165,8 +165,8 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]
         "both bots are served by pipecat's runner (`python bot.py -t twilio`) through bench/probe.py, which"
         " times bot() entry, on_pipeline_started and smart-turn inference without changing the bots' code",
         ANCHOR_PATCH_NOTE,
-        "the fake Twilio REST has no GET Calls route: the anchor's get_call_info gets an instant 405, logs"
-        " it and goes on (on a real call it waits for Twilio's answer there)",
+        "the fake Twilio REST knows each call the benchmark places (calls.connect_calls_through): our"
+        " caller check and the anchor's get_call_info get its Call resource at once (Twilio: a round trip)",
         "fakes: the generated agent's tests/fakes (no artificial delays), one set shared by both bots;"
         " the caller speaks tests/audio/question.wav (8 kHz, 2.6 s)",
         turn_note(samples, silence_limited),
