@@ -92,7 +92,8 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
         logger.info(f"Call {call.call_sid}: the caller hung up")
         await worker.cancel()
 
-    runner = WorkerRunner(handle_sigint=runner_args.handle_sigint)
+    # call_ended() cancels what the call left running, rather than pipecat's runner warning of it.
+    runner = WorkerRunner(handle_sigint=runner_args.handle_sigint, check_dangling_tasks=False)
     await runner.add_workers(worker)
     try:
         await runner.run()

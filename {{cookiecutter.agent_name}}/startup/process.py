@@ -69,9 +69,13 @@ class AgentProcess:
 
     async def call_ended(self, services: Services, call_tasks: BaseTaskManager) -> None:
         """Releases a call whose pipeline has ended: bot() calls it last."""
-        # A call cancelled while it starts can leave a task running: a segmented STT that meets the
-        # StartFrame after the CancelFrame starts one that nothing cancels (pipecat logs it as dangling).
-        for task in call_tasks.current_tasks():
+        # A call cancelled while it starts can leave a task running: pipecat then only cleans the
+        # pipeline up, and a segmented STT that had started its transcription task never cancels it.
+        left_running = call_tasks.current_tasks()
+        if left_running:
+            names = [task.get_name() for task in left_running]
+            logger.debug(f"Cancelling what the call left running: {names}")
+        for task in left_running:
             await call_tasks.cancel_task(task, timeout=1)
         await services.close()
         # Right after bot() returns nothing refers to the call any more: collected then, on the event
