@@ -16,7 +16,12 @@ templates hold loops over plain records and no derivation.
 """
 
 import importlib.util
+import inspect
 import json
+import os
+import tomllib
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,18 +211,32 @@ def _pre_gen_hook():
     return module
 
 
+# A question asked only when an earlier answer calls for it: question -> (earlier question, that answer).
+ASKED_ONLY_IF = {"transfer_number": ("call_transfer", "yes")}
+
+
 class AnswerGuard(Extension):
-    """Refuses answers with template syntax, and answers that the pre-gen hook would refuse."""
+    """Refuses answers with template syntax, and answers that the pre-gen hook would refuse.
+
+    At a terminal it also asks cookiecutter's questions its own way (see `ask`): menus for every
+    choice, each answer checked as it is typed, and no question that an earlier "no" made moot.
+    """
 
     def __init__(self, environment):
         super().__init__(environment)
         self._owned = _template_owned_sources()
         self._hook = _pre_gen_hook()
+        self._catalog = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())
         # Rendered answer -> the answer as typed, for answers that Jinja's lexer changes (\r becomes \n).
         self._typed = {}
+        self.answers_so_far: dict = {}  # cookiecutter's, while it prompts
+        self.questions = self._hook.QUESTIONS
+        self._organizations: list[str] = []  # the logged-in user's, once looked up
         environment.filters["validate_answers"] = self.validate_answers
         environment.filters["agent"] = agent_records
         environment.filters["literal"] = literal
+        environment.filters["or_the_logged_in_organization"] = self.or_the_logged_in_organization
+        _ask_questions_through_guards()
 
     def preprocess(self, source, name, filename=None):
         # Files of the template are loaded by name; only strings arrive without one.
@@ -241,6 +260,149 @@ class AnswerGuard(Extension):
         if found:
             raise SystemExit(f"error: {found[0]}")
         return "ok"
+
+    def or_the_logged_in_organization(self, placeholder: str) -> str:
+        """The organization's default: the logged-in user's, when that is one; else the placeholder."""
+        self._organizations, note = logged_in_organizations()
+        if note:
+            print(note)
+        if len(self._organizations) == 1:
+            return self._organizations[0]
+        active = _pipecat_login()[1]
+        return active if active in self._organizations else placeholder
+
+    def menu(self, question: str, default) -> dict[str, str]:
+        """The choices of a question asked as a menu, each with its label; empty for a typed answer."""
+        catalog = self._catalog
+        if question in KINDS:
+            providers = catalog["_providers"][question]
+            choices = {key: f"{key}: {entry['label']}" for key, entry in providers.items()}
+        elif question == "region":
+            choices = {region: region for region in catalog["_regions"]}
+        elif question in (*OPTIONS, "deploy"):
+            choices = {answer: answer for answer in self._hook.YES_OR_NO}
+        elif question == "organization" and len(self._organizations) > 1:
+            placeholder = catalog["_placeholder_organization"]
+            choices = {org: org for org in self._organizations}
+            choices[placeholder] = f"{placeholder}: fill it in later"
+        else:
+            return {}
+        # The default first, as in cookiecutter's own menus.
+        return {default: choices[default], **choices} if default in choices else choices
+
+    def ask(self, originals, question: str, default, prompts: dict | None, prefix: str):
+        """Asks one question, by menu or typed, until the answer passes its rule."""
+        earlier = ASKED_ONLY_IF.get(question)
+        if earlier and self.answers_so_far.get(earlier[0]) != earlier[1]:
+            return default
+        prompts = prompts or {}
+        choices = self.menu(question, default)
+        while True:
+            if choices:
+                labelled = {**prompts, question: {"__prompt__": prompts.get(question, question), **choices}}
+                answer = originals.read_user_choice(question, list(choices), labelled, prefix)
+            else:
+                answer = originals.read_user_variable(question, default, prompts, prefix)
+            answers = {**self._catalog, **self.answers_so_far, question: answer}
+            problem = self._hook.answer_problem(question, answers)
+            if problem is None:
+                return answer
+            print(f"  {problem}: try again")
+
+
+# What _ask_questions_through_guards() relies on in cookiecutter.prompt: each function, its parameters.
+COOKIECUTTER_PROMPT_FUNCTIONS = {
+    "read_user_variable": ["var_name", "default_value", "prompts", "prefix"],
+    "read_user_choice": ["var_name", "options", "prompts", "prefix"],
+    "render_variable": ["env", "raw", "cookiecutter_dict"],
+}
+
+
+def _ask_questions_through_guards() -> None:
+    """Has cookiecutter's prompt loop ask this template's questions through its AnswerGuard.
+
+    Cookiecutter's numbered menus come from list variables, but a bad list value on the command line
+    (`stt=mars`) ends in a ValueError traceback before any template code runs. So the choices stay plain
+    strings, checked at the end with one `error:` line, and at a terminal this turns their questions
+    into cookiecutter's own menus. With a cookiecutter whose prompt functions differ, the questions stay
+    plain and the answers are still checked at the end. Installed once per process.
+    """
+    try:
+        from cookiecutter import prompt
+    except ImportError:
+        return
+    for name, parameters in COOKIECUTTER_PROMPT_FUNCTIONS.items():
+        function = getattr(prompt, name, None)
+        if function is None or list(inspect.signature(function).parameters) != parameters:
+            return
+    if hasattr(prompt, "originals"):
+        return
+    originals = type(
+        "Originals", (), {name: staticmethod(getattr(prompt, name)) for name in COOKIECUTTER_PROMPT_FUNCTIONS}
+    )
+    guarded = {"guard": None}
+
+    def render_variable(env, raw, cookiecutter_dict):
+        # Runs before each question: the guard learns the answers so far (None: another template's).
+        guard = env.extensions.get(AnswerGuard.identifier)
+        if guard is not None:
+            guard.answers_so_far = cookiecutter_dict
+        guarded["guard"] = guard
+        return originals.render_variable(env, raw, cookiecutter_dict)
+
+    def read_user_variable(var_name, default_value, prompts=None, prefix=""):
+        guard = guarded["guard"]
+        if guard is None or var_name not in guard.questions:
+            return originals.read_user_variable(var_name, default_value, prompts, prefix)
+        return guard.ask(originals, var_name, default_value, prompts, prefix)
+
+    prompt.originals = originals
+    prompt.render_variable = render_variable
+    prompt.read_user_variable = read_user_variable
+
+
+# pipecatcloud 1.4's CLI: its login (cli/config.py), its API host (config.py), and the organizations
+# route its `organizations list` reads (api.py), which answers {"organizations": [{"name", "verboseName"}]}.
+PIPECAT_CONFIG_PATH = Path("~/.config/pipecatcloud/pipecatcloud.toml")
+PIPECAT_API_HOST = "https://api.pipecat.daily.co"
+ORGANIZATIONS_PATH = "/v1/organizations"
+LOOKUP_TIMEOUT_SECS = 3
+
+
+def _pipecat_login() -> tuple[str | None, str | None]:
+    """(token, active organization) of the `pipecat` CLI, from its environment or its config file."""
+    token, active = os.environ.get("PIPECAT_TOKEN"), os.environ.get("PIPECAT_ORG")
+    path = Path(os.environ.get("PIPECAT_CONFIG_PATH") or PIPECAT_CONFIG_PATH.expanduser())
+    if token and active:
+        return token, active
+    try:
+        saved = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return token, active
+    return token or saved.get("token"), active or saved.get("org")
+
+
+def logged_in_organizations() -> tuple[list[str], str | None]:
+    """The logged-in user's organization slugs, and a line saying why there are none (None: no login)."""
+    token = _pipecat_login()[0]
+    if not token:
+        return [], None  # no login: nothing to ask, and nothing to wait for
+    host = os.environ.get("PIPECAT_API_HOST", PIPECAT_API_HOST).rstrip("/")
+    request = urllib.request.Request(
+        host + ORGANIZATIONS_PATH, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    )
+    keeping = "keeping the placeholder organization"
+    try:
+        with urllib.request.urlopen(request, timeout=LOOKUP_TIMEOUT_SECS) as response:
+            listing = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        login = "; log in again with `pipecat cloud auth login`" if error.code in (401, 403) else ""
+        return [], f"Pipecat Cloud answered HTTP {error.code} to the organization lookup{login}: {keeping}."
+    except (OSError, ValueError) as error:  # unreachable, timed out, or not JSON
+        return [], f"Could not look up your Pipecat Cloud organizations ({error}): {keeping}."
+    organizations = listing.get("organizations") if isinstance(listing, dict) else None
+    slugs = [org["name"] for org in organizations or [] if isinstance(org, dict) and "name" in org]
+    return slugs, None if slugs else f"Pipecat Cloud lists no organization for this login: {keeping}."
 
 
 # Escapes that Python and TOML basic strings both read; every other character that is not printable is

@@ -126,42 +126,17 @@ def validate(root: Path, answers: dict) -> list[str]:
     return [python, "TwiML Bins and pcc-deploy.toml parse and match the answers", check_dockerfile(root)]
 
 
-def pipecat_cloud_organizations() -> list[str] | None:
-    """The organizations of a logged-in `pipecat` CLI, or None when there is no CLI or login."""
-    from deploy import find_cli, logged_in
-
-    pipecat = find_cli()
-    if not pipecat or not logged_in():
-        return None
-    try:
-        listing = subprocess.run(
-            [pipecat, "cloud", "--output", "json", "organizations", "list"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            stdin=subprocess.DEVNULL,
-        )
-        organizations = json.loads(listing.stdout) if listing.returncode == 0 else None
-    except (subprocess.TimeoutExpired, json.JSONDecodeError):
-        return None
-    if not isinstance(organizations, list):
-        return None
-    return [str(org.get("name", org)) if isinstance(org, dict) else str(org) for org in organizations]
-
-
 def organization_advice(answers: dict) -> list[str]:
+    """How to fill in a placeholder organization; the questions already offered a logged-in user's own."""
     from phone.twiml import PLACEHOLDER_ORGANIZATION
 
     if answers["organization"] != PLACEHOLDER_ORGANIZATION:
         return []
-    fix = (
-        f"replace {PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in phone/twiml.py "
-        "and run `python -m commands.twiml_bins`"
-    )
-    organizations = pipecat_cloud_organizations()
-    if organizations:
-        return [f"Your Pipecat Cloud organizations: {', '.join(organizations)}; {fix} with yours."]
-    return [f"The organization is still a placeholder: run `pipecat cloud organizations list`, then {fix}."]
+    return [
+        "The organization is still a placeholder: run `pipecat cloud organizations list`, then replace "
+        f"{PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in phone/twiml.py and run "
+        "`python -m commands.twiml_bins`."
+    ]
 
 
 def deploy(root: Path, name: str) -> None:

@@ -25,24 +25,6 @@ MAX_AGENTS_CAP = 50
 COUNT = re.compile(r"0|[1-9][0-9]{0,5}")
 # Facts the template keeps in cookiecutter.json, which the checks below and the agent read.
 TEMPLATE_FACTS = ("_providers", "_regions", "_phone_number_pattern", "_placeholder_organization")
-QUESTIONS = (
-    "agent_name",
-    "organization",
-    "region",
-    "stt",
-    "llm",
-    "tts",
-    "system_prompt",
-    "greeting",
-    "min_agents",
-    "max_agents",
-    "call_transfer",
-    "transfer_number",
-    "call_recording",
-    "dtmf_input",
-    "outbound_calls",
-    "deploy",
-)
 # Jinja's openers, built from pieces so that cookiecutter, which renders this file, does not read them.
 TEMPLATE_OPENERS = tuple("{" + second for second in ("{", "%", "#"))
 
@@ -82,79 +64,148 @@ def count(value) -> int | None:
     return int(text) if COUNT.fullmatch(text) else None
 
 
+def agent_name_problem(answers: dict) -> str | None:
+    name = str(answers["agent_name"])
+    if not SLUG.fullmatch(name) or len(name) > MAX_AGENT_NAME:
+        return (
+            f"agent_name {shown(name)} is not a Pipecat Cloud agent name: use lowercase letters, digits and "
+            f"inner dashes, at most {MAX_AGENT_NAME} characters"
+        )
+    return None
+
+
+def organization_problem(answers: dict) -> str | None:
+    organization = str(answers["organization"])
+    if not SLUG.fullmatch(organization) or len(organization) > MAX_ORGANIZATION:
+        return (
+            f"organization {shown(organization)} is not an organization slug such as "
+            "industrious-purple-cat-12345 (see `pipecat cloud organizations list`)"
+        )
+    return None
+
+
+def region_problem(answers: dict) -> str | None:
+    if answers["region"] not in answers["_regions"]:
+        return f"region {shown(answers['region'])} is not one of: {', '.join(answers['_regions'])}"
+    return None
+
+
+def provider_problem(kind: str):
+    def check(answers: dict) -> str | None:
+        offered = answers["_providers"][kind]
+        if answers[kind] not in offered:
+            return f"{kind} {shown(answers[kind])} is not a provider; choose one of: {', '.join(offered)}"
+        return None
+
+    return check
+
+
+def system_prompt_problem(answers: dict) -> str | None:
+    prompt = str(answers["system_prompt"])
+    if not prompt.strip():
+        return "system_prompt is empty: describe what the agent does"
+    if len(prompt) > MAX_SYSTEM_PROMPT:
+        return f"system_prompt is longer than {MAX_SYSTEM_PROMPT} characters; keep the details in a file"
+    if control_characters(prompt, allowed="\n\t"):
+        return "system_prompt contains control characters (only newlines and tabs are allowed)"
+    return None
+
+
+def greeting_problem(answers: dict) -> str | None:
+    greeting = str(answers["greeting"])
+    if not greeting.strip():
+        return "greeting is empty: write what the bot says when it answers"
+    if len(greeting) > MAX_GREETING or control_characters(greeting):
+        return f"greeting must be one line of at most {MAX_GREETING} characters, without control characters"
+    return None
+
+
+DIGITS = "digits 0-9, no sign or leading zero"
+
+
+def min_agents_problem(answers: dict) -> str | None:
+    min_agents = count(answers["min_agents"])
+    if min_agents is None or min_agents > MAX_AGENTS_CAP:
+        return (
+            f"min_agents {shown(answers['min_agents'])} must be a whole number from 0 to {MAX_AGENTS_CAP} "
+            f"({DIGITS})"
+        )
+    return None
+
+
+def max_agents_problem(answers: dict) -> str | None:
+    max_agents = count(answers["max_agents"])
+    if max_agents is None or not 1 <= max_agents <= MAX_AGENTS_CAP:
+        return (
+            f"max_agents {shown(answers['max_agents'])} must be a whole number from 1 to {MAX_AGENTS_CAP} "
+            f"({DIGITS}); Pipecat Cloud caps a deployment at {MAX_AGENTS_CAP}"
+        )
+    min_agents = count(answers["min_agents"])
+    if min_agents is not None and max_agents < min_agents:
+        return (
+            f"max_agents {max_agents} is less than min_agents {min_agents}: "
+            "the warm agents must fit under the cap"
+        )
+    return None
+
+
+def yes_or_no_problem(option: str):
+    def check(answers: dict) -> str | None:
+        # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
+        if answers[option] not in YES_OR_NO:
+            return f"{option} {shown(answers[option])} must be yes or no"
+        return None
+
+    return check
+
+
+def transfer_number_problem(answers: dict) -> str | None:
+    number = str(answers["transfer_number"])
+    if not re.fullmatch(answers["_phone_number_pattern"], number):
+        return f"transfer_number {shown(number)} is not an E.164 number such as +15555550100"
+    return None
+
+
+YES_OR_NO = ("yes", "no")
+# Each question's rule, in the order asked; a rule may read the answers before it.
+RULES = {
+    "agent_name": agent_name_problem,
+    "organization": organization_problem,
+    "region": region_problem,
+    "stt": provider_problem("stt"),
+    "llm": provider_problem("llm"),
+    "tts": provider_problem("tts"),
+    "system_prompt": system_prompt_problem,
+    "greeting": greeting_problem,
+    "min_agents": min_agents_problem,
+    "max_agents": max_agents_problem,
+    "call_transfer": yes_or_no_problem("call_transfer"),
+    "transfer_number": transfer_number_problem,
+    "call_recording": yes_or_no_problem("call_recording"),
+    "dtmf_input": yes_or_no_problem("dtmf_input"),
+    "outbound_calls": yes_or_no_problem("outbound_calls"),
+    "deploy": yes_or_no_problem("deploy"),
+}
+QUESTIONS = tuple(RULES)
+
+
+def answer_problem(key: str, answers: dict) -> str | None:
+    """What is wrong with one answer, given the template's facts and the answers before it; None: fine."""
+    return text_problem(key, answers[key]) or RULES[key](answers)
+
+
 def problems(answers: dict) -> list[str]:
     lacking = [key for key in (*TEMPLATE_FACTS, *QUESTIONS) if key not in answers]
     if lacking:
         # A replay file saved by an older version of the template, for instance.
         return [f"the answers lack {', '.join(lacking)}: answer this version's questions again (no --replay)"]
-    found = [problem for key in QUESTIONS if (problem := text_problem(key, answers[key]))]
-    if found:
-        return found
-    name = str(answers["agent_name"])
-    if not SLUG.fullmatch(name) or len(name) > MAX_AGENT_NAME:
-        found.append(
-            f"agent_name {shown(name)} is not a Pipecat Cloud agent name: use lowercase letters, digits and "
-            f"inner dashes, at most {MAX_AGENT_NAME} characters"
-        )
-    organization = str(answers["organization"])
-    if not SLUG.fullmatch(organization) or len(organization) > MAX_ORGANIZATION:
-        found.append(
-            f"organization {shown(organization)} is not an organization slug such as "
-            "industrious-purple-cat-12345 (see `pipecat cloud organizations list`)"
-        )
-    if answers["region"] not in answers["_regions"]:
-        found.append(f"region {shown(answers['region'])} is not one of: {', '.join(answers['_regions'])}")
-    for kind in ("stt", "llm", "tts"):
-        offered = answers["_providers"][kind]
-        if answers[kind] not in offered:
-            found.append(
-                f"{kind} {shown(answers[kind])} is not a provider; choose one of: {', '.join(offered)}"
-            )
-    prompt = str(answers["system_prompt"])
-    if not prompt.strip():
-        found.append("system_prompt is empty: describe what the agent does")
-    elif len(prompt) > MAX_SYSTEM_PROMPT:
-        found.append(
-            f"system_prompt is longer than {MAX_SYSTEM_PROMPT} characters; keep the details in a file"
-        )
-    elif control_characters(prompt, allowed="\n\t"):
-        found.append("system_prompt contains control characters (only newlines and tabs are allowed)")
-    greeting = str(answers["greeting"])
-    if not greeting.strip():
-        found.append("greeting is empty: write what the bot says when it answers")
-    elif len(greeting) > MAX_GREETING or control_characters(greeting):
-        found.append(
-            f"greeting must be one line of at most {MAX_GREETING} characters, without control characters"
-        )
-    for option in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "deploy"):
-        # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
-        if answers[option] not in ("yes", "no"):
-            found.append(f"{option} {shown(answers[option])} must be yes or no")
     try:
-        phone_number = re.compile(answers["_phone_number_pattern"])
+        re.compile(answers["_phone_number_pattern"])
     except re.error as error:
         return [f"_phone_number_pattern is not a regular expression: {error}"]
-    number = str(answers["transfer_number"])
-    if not phone_number.fullmatch(number):
-        found.append(f"transfer_number {shown(number)} is not an E.164 number such as +15555550100")
-    min_agents, max_agents = count(answers["min_agents"]), count(answers["max_agents"])
-    digits = "digits 0-9, no sign or leading zero"
-    if min_agents is None or min_agents > MAX_AGENTS_CAP:
-        found.append(
-            f"min_agents {shown(answers['min_agents'])} must be a whole number from 0 to {MAX_AGENTS_CAP} "
-            f"({digits})"
-        )
-    if max_agents is None or not 1 <= max_agents <= MAX_AGENTS_CAP:
-        found.append(
-            f"max_agents {shown(answers['max_agents'])} must be a whole number from 1 to {MAX_AGENTS_CAP} "
-            f"({digits}); Pipecat Cloud caps a deployment at {MAX_AGENTS_CAP}"
-        )
-    elif min_agents is not None and max_agents < min_agents:
-        found.append(
-            f"max_agents {max_agents} is less than min_agents {min_agents}: "
-            "the warm agents must fit under the cap"
-        )
-    return found
+    # What no answer may hold comes first: it may be why another answer looks wrong.
+    found = [problem for key in QUESTIONS if (problem := text_problem(key, answers[key]))]
+    return found or [problem for key in QUESTIONS if (problem := RULES[key](answers))]
 
 
 def remove_rendered_copy() -> None:

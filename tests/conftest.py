@@ -1,6 +1,8 @@
 """Helpers shared by the template's tests: the catalog, the named bakes and a baked-project view."""
 
+import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,10 +13,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Generation looks up a logged-in user's Pipecat Cloud organizations (the `pipecat` CLI's token, from
+# the environment or its config file): no bake here may find the login of whoever runs the tests.
+os.environ.pop("PIPECAT_TOKEN", None)
+os.environ.pop("PIPECAT_ORG", None)
+os.environ["PIPECAT_CONFIG_PATH"] = str(ROOT / "tests" / "no-pipecat-login.toml")
 COOKIECUTTER = json.loads((ROOT / "cookiecutter.json").read_text())
 CATALOG = COOKIECUTTER["_providers"]
 KINDS = ("stt", "llm", "tts")
 REGIONS = COOKIECUTTER["_regions"]
+
+
+def load_agent_module(name: str, relative: str):
+    """A plain-Python module of the agent template (its fakes), loaded without generating an agent."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "{{cookiecutter.agent_name}}" / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BackgroundServers = load_agent_module("fake_background", "tests/fakes/background.py").BackgroundServers
+cloud_api = load_agent_module("fake_pipecat_cloud_api", "tests/fakes/pipecat_cloud_api.py")
+FakePipecatCloud, CloudFailure = cloud_api.FakePipecatCloud, cloud_api.CloudFailure
+
+
+@pytest.fixture(scope="module")
+def servers():
+    """Runs fake network peers on loopback, for the tests of one module."""
+    running = BackgroundServers()
+    yield running
+    running.close()
 
 
 def provider_bakes() -> list[pytest.param]:

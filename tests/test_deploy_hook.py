@@ -4,7 +4,6 @@ The real cookiecutter CLI generates over a folder that already holds a filled .e
 team does when it regenerates its agent; the real `pipecat cloud` CLI talks to the fake on loopback.
 """
 
-import importlib.util
 import os
 import pty
 import shutil
@@ -14,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, tool
+from tests.conftest import ROOT, FakePipecatCloud, tool
 
-AGENT_TEMPLATE = ROOT / "{{cookiecutter.agent_name}}"
 TOKEN = "pcc-fake-token-hook"
 ORGANIZATION = "acme-voice-1234"
 SECRETS = {
@@ -32,28 +30,9 @@ LOG_IN = "run `pipecat cloud auth login` or set PIPECAT_TOKEN"
 NO_CLI = "the pipecat CLI is not installed: run `uv run deploy.py`, which installs it with the agent"
 
 
-def _load(name: str, path: Path):
-    """The agent template's fakes are plain Python; load them without generating an agent."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-background = _load("fake_background", AGENT_TEMPLATE / "tests" / "fakes" / "background.py")
-cloud_api = _load("fake_pipecat_cloud_api", AGENT_TEMPLATE / "tests" / "fakes" / "pipecat_cloud_api.py")
-
-
-@pytest.fixture(scope="module")
-def servers():
-    running = background.BackgroundServers()
-    yield running
-    running.close()
-
-
 @pytest.fixture
 def cloud(servers):
-    fake = cloud_api.FakePipecatCloud(token=TOKEN, provisioning_polls=0, polls_until_ready=0)
+    fake = FakePipecatCloud(token=TOKEN, provisioning_polls=0, polls_until_ready=0)
     fake.root = servers.serve(fake.app)
     return fake
 

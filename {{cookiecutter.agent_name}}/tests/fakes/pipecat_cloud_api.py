@@ -38,6 +38,8 @@ class CloudFailure:
 class FakePipecatCloud:
     token: str
     regions: tuple[str, ...] = ("us-west", "us-east", "eu-central", "ap-south")
+    # (slug, display name) of each organization the token's user belongs to.
+    organizations: tuple[tuple[str, str], ...] = (("acme-voice-1234", "Acme Voice"),)
     secret_sets: dict[str, dict] = field(default_factory=dict)
     services: dict[str, dict] = field(default_factory=dict)
     uploads: list[bytes] = field(default_factory=list)
@@ -52,6 +54,7 @@ class FakePipecatCloud:
         self.root = ""  # set by serve(): the upload URL points back at this fake
         self.app = web.Application(middlewares=[self._record_and_fail], client_max_size=64 * 1024**2)
         routes = [
+            web.get("/v1/organizations", self.list_organizations),
             web.get(ORG + "/regions", self.list_regions),
             web.get(ORG + "/secrets/{set}", self.get_secret_set),
             web.put(ORG + "/secrets/{set}", self.put_secret),
@@ -80,6 +83,11 @@ class FakePipecatCloud:
         if request.path != "/upload" and request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"error": "Unauthorized", "code": "401"}, status=401)
         return await handler(request)
+
+    async def list_organizations(self, request: web.Request) -> web.Response:
+        # What `pipecat cloud organizations list` reads: `name` is the slug, `verboseName` the display name.
+        listing = [{"name": slug, "verboseName": shown} for slug, shown in self.organizations]
+        return web.json_response({"organizations": listing})
 
     async def list_regions(self, request: web.Request) -> web.Response:
         return web.json_response({"regions": [{"code": code, "display_name": code} for code in self.regions]})

@@ -1,0 +1,295 @@
+"""The real `cookiecutter` command at a real terminal (a pseudo-terminal driven by pexpect).
+
+Menus for every choice, each typed answer checked as it is typed and asked again, no question an
+earlier "no" made moot, and the organization of a logged-in `pipecat` CLI found through the fake
+Pipecat Cloud API (PIPECAT_API_HOST).
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import COOKIECUTTER, ROOT, CloudFailure, FakePipecatCloud, tool
+
+TOKEN = "pcc-fake-token-prompts"
+PLACEHOLDER = COOKIECUTTER["_placeholder_organization"]
+# How each question starts: rich wraps a question at 80 columns on a plain terminal, never this early.
+PROMPTS = {name: prompt[:30] for name, prompt in COOKIECUTTER["__prompts__"].items()}
+MENU_END = "Choose from"
+
+
+class Terminal:
+    """cookiecutter in a pseudo-terminal; `transcript` is everything it showed."""
+
+    def __init__(self, output: Path, env: dict[str, str], *arguments: str) -> None:
+        self.log = open(output.parent / "terminal.txt", "w+")  # noqa: SIM115 (closed in close())
+        self.child = pexpect.spawn(
+            tool("cookiecutter"),
+            [str(ROOT), "-o", str(output), *arguments],
+            env=env,
+            encoding="utf-8",
+            timeout=30,
+        )
+        self.child.logfile_read = self.log
+
+    def question(self, name: str) -> str:
+        """Waits for a question; returns what the terminal showed up to its end (a menu's choices too)."""
+        self.child.expect_exact(PROMPTS[name])
+        if name in MENU_QUESTIONS:
+            self.child.expect_exact(MENU_END)
+            return self.child.before
+        return ""
+
+    def answer(self, name: str, typed: str = "") -> str:
+        shown = self.question(name)
+        self.child.sendline(typed)
+        return shown
+
+    def refused(self, name: str, typed: str) -> str:
+        """Types a bad answer to the question asked; returns the one line that says why, once the question
+        is asked again."""
+        self.child.sendline(typed)
+        self.child.expect(r"\r\n  (.+): try again\r\n")
+        reason = self.child.match.group(1)
+        self.question(name)
+        return reason
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF, timeout=120)
+        self.child.close()
+        return self.child.exitstatus
+
+    @property
+    def transcript(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def close(self) -> None:
+        self.child.close(force=True)
+        self.log.close()
+
+
+MENU_QUESTIONS = {"region", "stt", "llm", "tts", "call_transfer", "call_recording", "dtmf_input"}
+MENU_QUESTIONS |= {"outbound_calls", "deploy"}
+
+
+def terminal_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPECAT_")}
+    env.update(
+        {
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "COLUMNS": "220",
+            "PATH": f"{Path(sys.executable).parent}:{env['PATH']}",
+        }
+    )
+    env["PIPECAT_CONFIG_PATH"] = os.environ["PIPECAT_CONFIG_PATH"]  # conftest's: no login
+    return {**env, **extra}
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    started = []
+
+    def start(env: dict[str, str] | None = None, *arguments: str) -> Terminal:
+        output = tmp_path / "out"
+        started.append(Terminal(output, env or terminal_env(), *arguments))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.close()
+
+
+def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp_path):
+    term = terminal()
+    term.question("agent_name")
+    reason = term.refused("agent_name", "My Bot")
+    assert reason.startswith("agent_name 'My Bot' is not a Pipecat Cloud agent name")
+    term.child.sendline("front-desk")
+    term.answer("organization")
+    region_menu = term.answer("region")
+    assert re.search(r"1 - us-west\s+2 - us-east\s+3 - eu-central\s+4 - ap-south", region_menu)
+    stt_menu = term.answer("stt", "3")
+    assert "1 - deepgram: Deepgram" in stt_menu and "3 - assemblyai: AssemblyAI" in stt_menu
+    llm_menu = term.answer("llm", "2")
+    assert "2 - anthropic: Anthropic" in llm_menu
+    tts_menu = term.answer("tts", "2")
+    assert "2 - elevenlabs: ElevenLabs" in tts_menu
+    term.answer("system_prompt")
+    term.answer("greeting")
+    term.question("min_agents")
+    assert term.refused("min_agents", "²").startswith("min_agents '²' must be a whole number")
+    term.child.sendline("0")
+    term.answer("max_agents")
+    transfer_menu = term.answer("call_transfer")  # Enter: the default, no
+    assert re.search(r"1 - no\s+2 - yes", transfer_menu)
+    # The next question is the recording's: no transfer number after a "no" to transfers.
+    term.answer("call_recording")
+    term.answer("dtmf_input")
+    term.answer("outbound_calls")
+    term.answer("deploy")
+    assert term.finish() == 0
+    transcript = term.transcript
+    print(transcript)
+    assert PROMPTS["transfer_number"] not in transcript
+    assert "Traceback" not in transcript
+    agent = tmp_path / "out" / "front-desk"
+    assert "Generated front-desk: python compiles and passes ruff" in transcript
+    extras = re.search(r"pipecat-ai\[([^\]]+)\]", (agent / "pyproject.toml").read_text())[1].split(",")
+    assert {"assemblyai", "anthropic", "elevenlabs"} <= set(extras)
+    assert "min_agents = 0" in (agent / "pcc-deploy.toml").read_text()
+
+
+def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path):
+    term = terminal()
+    for name in ("agent_name", "organization", "region", "stt", "llm", "tts", "system_prompt", "greeting"):
+        term.answer(name)
+    term.answer("min_agents")
+    term.answer("max_agents")
+    term.answer("call_transfer", "2")
+    term.question("transfer_number")
+    reason = term.refused("transfer_number", "555-0100")
+    assert reason == "transfer_number '555-0100' is not an E.164 number such as +15555550100"
+    term.child.sendline("+15555550123")
+    for name in ("call_recording", "dtmf_input", "outbound_calls", "deploy"):
+        term.answer(name)
+    assert term.finish() == 0
+    assert "+15555550123" in (tmp_path / "out" / "phone-agent" / ".env.example").read_text()
+
+
+# Each typed answer a rule refuses, at its own question; multi-line values cannot be typed at a prompt.
+TYPED_BAD_ANSWERS = {
+    "agent_name": ["Bad_Name", "-agent", "a" * 55, 'my"agent', "agent</Stream>", "../agent", "{{ 7 * 7 }}"],
+    "organization": ["org</Stream><Dial>+15550000000</Dial>", "org' or '1", "Org Name"],
+    "system_prompt": ["Hello {{ }}", "{% if true %}x{% endif %}", "Hello {# note #}", "   ", "w" * 4001],
+    "greeting": ["  ", "{{ 7 * 7 }}"],
+    "min_agents": ["²", "-1", "01", "51", "two"],
+    "max_agents": ["0", "51", "٣"],
+}
+
+
+@pytest.mark.parametrize("name", TYPED_BAD_ANSWERS)
+def test_each_bad_typed_answer_gets_one_line_and_the_question_again(terminal, tmp_path, name):
+    term = terminal()
+    for earlier in PROMPTS:
+        if earlier == name:
+            break
+        if earlier != "transfer_number":
+            term.answer(earlier)
+    term.question(name)
+    for typed in TYPED_BAD_ANSWERS[name]:
+        reason = term.refused(name, typed)
+        assert reason.startswith(name) and "\n" not in reason
+    term.child.sendcontrol("c")  # the user gives up: nothing is generated
+    term.child.expect(pexpect.EOF)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_menu_takes_only_its_numbers(terminal, tmp_path):
+    term = terminal()
+    for name in ("agent_name", "organization", "region"):
+        term.answer(name)
+    term.answer("stt", "mars")
+    term.child.expect_exact("Please select one of the available options")
+    term.child.expect_exact(MENU_END)
+    term.child.sendcontrol("c")
+    term.child.expect(pexpect.EOF)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.fixture
+def cloud(servers):
+    fake = FakePipecatCloud(token=TOKEN)
+    fake.root = servers.serve(fake.app)
+    return fake
+
+
+def generate_logged_in(
+    output: Path, cloud, *arguments: str, **env: str
+) -> tuple[subprocess.CompletedProcess, float]:
+    """`cookiecutter --no-input` with the CLI's login in its environment; returns the result and seconds."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [tool("cookiecutter"), str(ROOT), "--no-input", "-o", str(output), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=terminal_env(**{"PIPECAT_API_HOST": cloud.root, "PIPECAT_TOKEN": TOKEN, **env}),
+    )
+    return result, time.monotonic() - started
+
+
+def bin_host(agent: Path) -> str:
+    twiml = (agent / "twiml" / "inbound.xml").read_text()
+    return re.search(r'name="_pipecatCloudServiceHost" value="([^"]+)"', twiml)[1]
+
+
+def test_a_logged_in_users_one_organization_is_the_default(cloud, tmp_path):
+    result, seconds = generate_logged_in(tmp_path, cloud)
+    assert result.returncode == 0, result.stderr
+    agent = tmp_path / "phone-agent"
+    assert bin_host(agent) == "phone-agent.acme-voice-1234"
+    assert "placeholder" not in result.stdout
+    assert len(cloud.requests_to("GET", "/v1/organizations")) == 1
+    print(f"generated with the organization looked up in {seconds:.2f} s")
+
+
+def test_a_login_saved_by_the_cli_is_read_from_its_config_file(cloud, tmp_path):
+    config = tmp_path / "pipecatcloud.toml"
+    config.write_text(f'token = "{TOKEN}"\n')
+    result, _ = generate_logged_in(tmp_path, cloud, PIPECAT_TOKEN="", PIPECAT_CONFIG_PATH=str(config))
+    assert result.returncode == 0, result.stderr
+    assert bin_host(tmp_path / "phone-agent") == "phone-agent.acme-voice-1234"
+
+
+def test_several_organizations_are_a_menu(cloud, terminal, tmp_path):
+    cloud.organizations = (("acme-voice-1234", "Acme Voice"), ("globex-5678", "Globex"))
+    term = terminal(terminal_env(PIPECAT_API_HOST=cloud.root, PIPECAT_TOKEN=TOKEN))
+    term.answer("agent_name")
+    term.child.expect_exact(PROMPTS["organization"])
+    term.child.expect_exact(MENU_END)
+    menu = term.child.before
+    # The default first, as in cookiecutter's menus: with no organization active in the CLI, the placeholder.
+    assert re.search(rf"1 - {PLACEHOLDER}: fill it in later\s+2 - acme-voice-1234\s+3 - globex-5678", menu)
+    term.child.sendline("3")
+    for name in ("region", "stt", "llm", "tts", "system_prompt", "greeting", "min_agents", "max_agents"):
+        term.answer(name)
+    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "deploy"):
+        term.answer(name)
+    assert term.finish() == 0
+    assert bin_host(tmp_path / "out" / "phone-agent") == "phone-agent.globex-5678"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        CloudFailure(match="GET /v1/organizations", status=401, error="Unauthorized"),
+        CloudFailure(match="GET /v1/organizations", status=None, delay=10),
+    ],
+    ids=["401", "hang"],
+)
+def test_a_failed_lookup_keeps_the_placeholder_and_says_why(cloud, tmp_path, failure):
+    cloud.failure = failure
+    result, seconds = generate_logged_in(tmp_path, cloud)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert bin_host(tmp_path / "phone-agent") == f"phone-agent.{PLACEHOLDER}"
+    [note] = [line for line in result.stdout.splitlines() if "keeping the placeholder organization" in line]
+    print(note)
+    print(f"generated in {seconds:.2f} s")
+
+
+def test_without_a_login_nothing_is_asked_of_pipecat_cloud(cloud, tmp_path):
+    result, seconds = generate_logged_in(tmp_path, cloud, PIPECAT_TOKEN="")
+    assert result.returncode == 0, result.stderr
+    assert cloud.requests == []
+    assert bin_host(tmp_path / "phone-agent") == f"phone-agent.{PLACEHOLDER}"
+    print(f"generated without a login in {seconds:.2f} s")
