@@ -17,6 +17,8 @@ from pathlib import Path
 ANSWERS = json.loads(r"""
 {{ cookiecutter | tojson }}
 """)
+# Re-answers the organization: the agent's files then match a fresh bake with that answer.
+REANSWER_ORGANIZATION = """`cruft update -y --variables-to-update '{"organization": "<yours>"}'`"""
 # Built in two pieces so that cookiecutter does not read the pattern itself as a Jinja tag.
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{" + r"%-?\s")
 
@@ -133,8 +135,9 @@ def organization_advice(answers: dict) -> list[str]:
     if answers["organization"] != PLACEHOLDER_ORGANIZATION:
         return []
     return [
-        "The organization is still a placeholder: run `pipecat cloud organizations list`, then replace "
-        f"{PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in phone/twiml.py and run "
+        "The organization is still a placeholder: find yours with `pipecat cloud organizations list`, then "
+        f"in the agent run {REANSWER_ORGANIZATION} (made with `cruft create`, its changes committed); "
+        f"without cruft, replace {PLACEHOLDER_ORGANIZATION!r} in ORGANIZATION in phone/twiml.py and run "
         "`python -m commands.twiml_bins`."
     ]
 

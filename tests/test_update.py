@@ -1,0 +1,65 @@
+"""Agents made with `cruft create` take a changed answer through `cruft update`, as the READMEs say."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.conftest import COOKIECUTTER, ROOT, tool
+
+GIT_IDENTITY = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.test"]
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def commit_all(folder: Path, message: str) -> None:
+    run(["git", "init", "-q"], folder)
+    run(["git", "add", "-A"], folder)
+    run(["git", *GIT_IDENTITY, "commit", "-q", "-m", message], folder)
+
+
+def template_repository(tmp_path: Path) -> Path:
+    """The template's tracked files, committed in a repository of their own: cruft records its commit."""
+    tracked = run(["git", "ls-files", "-z"], ROOT).stdout.split("\0")
+    template = tmp_path / "template"
+    for relative in filter(None, tracked):
+        (template / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, template / relative)
+    commit_all(template, "the template")
+    return template
+
+
+def test_reanswering_the_organization_matches_a_fresh_bake(tmp_path):
+    template = template_repository(tmp_path)
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    run([tool("cruft"), "create", str(template), "--no-input"], projects)
+    agent = projects / "phone-agent"
+    placeholder = COOKIECUTTER["_placeholder_organization"]
+    assert f'ORGANIZATION = "{placeholder}"' in (agent / "phone" / "twiml.py").read_text()
+    commit_all(agent, "the agent")
+
+    answer = json.dumps({"organization": "acme-voice-1234"})
+    update = run([tool("cruft"), "update", "-y", "--variables-to-update", answer], agent)
+    assert "Traceback" not in update.stdout + update.stderr
+
+    fresh = tmp_path / "fresh"
+    run(
+        [tool("cookiecutter"), str(template), "--no-input", "-o", str(fresh), "organization=acme-voice-1234"],
+        tmp_path,
+    )
+    difference = subprocess.run(
+        ["diff", "-r", "-x", ".cruft.json", "-x", ".git", str(agent), str(fresh / "phone-agent")],
+        capture_output=True,
+        text=True,
+    )
+    assert difference.returncode == 0, difference.stdout
+    recorded = json.loads((agent / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert recorded["organization"] == "acme-voice-1234"
+    changed = run(["git", "status", "--short"], agent).stdout
+    print(changed)
+    assert "twiml/inbound.xml" in changed and "phone/twiml.py" in changed
