@@ -5,6 +5,7 @@ earlier "no" made moot, and the organization of a logged-in `pipecat` CLI found 
 Pipecat Cloud API (PIPECAT_API_HOST).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -168,7 +169,14 @@ def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path
 TYPED_BAD_ANSWERS = {
     "agent_name": ["Bad_Name", "-agent", "a" * 55, 'my"agent', "agent</Stream>", "../agent", "{{ 7 * 7 }}"],
     "organization": ["org</Stream><Dial>+15550000000</Dial>", "org' or '1", "Org Name"],
-    "system_prompt": ["Hello {{ }}", "{% if true %}x{% endif %}", "Hello {# note #}", "   ", "w" * 4001],
+    "system_prompt": [
+        "Hello {{ }}",
+        "{% if true %}x{% endif %}",
+        "Hello {# note #}",
+        "   ",
+        "w" * 4001,
+        "line one\x16\rline two",  # Ctrl-V, then Enter: a carriage return inside the line
+    ],
     "greeting": ["  ", "{{ 7 * 7 }}"],
     "min_agents": ["²", "-1", "01", "51", "two"],
     "max_agents": ["0", "51", "٣"],
@@ -230,6 +238,24 @@ def generate_logged_in(
 def bin_host(agent: Path) -> str:
     twiml = (agent / "twiml" / "inbound.xml").read_text()
     return re.search(r'name="_pipecatCloudServiceHost" value="([^"]+)"', twiml)[1]
+
+
+def test_the_lookup_reads_what_the_real_cli_reads(cloud, monkeypatch):
+    """The fake answers `pipecat cloud organizations list` (pipecatcloud 1.4), and the lookup agrees."""
+    import local_extensions
+
+    cloud.organizations = (("acme-voice-1234", "Acme Voice"), ("globex-5678", "Globex"))
+    env = terminal_env(PIPECAT_API_HOST=cloud.root, PIPECAT_TOKEN=TOKEN)
+    command = [tool("pipecat"), "cloud", "--output", "json", "organizations", "list"]
+    listing = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL
+    )
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    by_cli = [org["name"] for org in json.loads(listing.stdout)["organizations"]]
+    for name in ("PIPECAT_API_HOST", "PIPECAT_TOKEN", "PIPECAT_CONFIG_PATH"):
+        monkeypatch.setenv(name, env[name])
+    assert local_extensions.logged_in_organizations() == (by_cli, None)
+    assert by_cli == ["acme-voice-1234", "globex-5678"]
 
 
 def test_a_logged_in_users_one_organization_is_the_default(cloud, tmp_path):
