@@ -19,6 +19,10 @@ import importlib.util
 import inspect
 import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -262,14 +266,14 @@ class AnswerGuard(Extension):
         return "ok"
 
     def or_the_logged_in_organization(self, placeholder: str) -> str:
-        """The organization's default: the logged-in user's, when that is one; else the placeholder."""
-        self._organizations, note = logged_in_organizations()
-        if note:
-            print(note)
-        if len(self._organizations) == 1:
-            return self._organizations[0]
-        active = _pipecat_login()[1]
-        return active if active in self._organizations else placeholder
+        """The organization's default: the login's only one, or its active one; else the placeholder."""
+        found = logged_in_organizations()
+        self._organizations = list(found.slugs)
+        if found.note:
+            print(found.note)
+        if len(found.slugs) == 1:
+            return found.slugs[0]
+        return found.active if found.active in found.slugs else placeholder
 
     def menu(self, question: str, default) -> dict[str, str]:
         """The choices of a question asked as a menu, each with its label; empty for a typed answer."""
@@ -280,7 +284,7 @@ class AnswerGuard(Extension):
         elif question == "region":
             choices = {region: region for region in catalog["_regions"]}
         elif question in (*OPTIONS, "deploy"):
-            choices = {answer: answer for answer in self._hook.YES_OR_NO}
+            choices = {"no": "no", "yes": "yes"}  # without a valid default, Enter means no
         elif question == "organization" and len(self._organizations) > 1:
             placeholder = catalog["_placeholder_organization"]
             choices = {org: org for org in self._organizations}
@@ -292,22 +296,26 @@ class AnswerGuard(Extension):
 
     def ask(self, originals, question: str, default, prompts: dict | None, prefix: str):
         """Asks one question, by menu or typed, until the answer passes its rule."""
+        problem = self._problem(question, default)
         earlier = ASKED_ONLY_IF.get(question)
-        if earlier and self.answers_so_far.get(earlier[0]) != earlier[1]:
-            return default
+        if earlier and self.answers_so_far.get(earlier[0]) != earlier[1] and problem is None:
+            return default  # moot after that answer, and its default is fine
         prompts = prompts or {}
         choices = self.menu(question, default)
         while True:
+            if problem:  # typed just now, or given on the command line or in a config
+                print(f"  {problem}: try again")
             if choices:
                 labelled = {**prompts, question: {"__prompt__": prompts.get(question, question), **choices}}
                 answer = originals.read_user_choice(question, list(choices), labelled, prefix)
             else:
                 answer = originals.read_user_variable(question, default, prompts, prefix)
-            answers = {**self._catalog, **self.answers_so_far, question: answer}
-            problem = self._hook.answer_problem(question, answers)
+            problem = self._problem(question, answer)
             if problem is None:
                 return answer
-            print(f"  {problem}: try again")
+
+    def _problem(self, question: str, answer) -> str | None:
+        return self._hook.answer_problem(question, {**self._catalog, **self.answers_so_far, question: answer})
 
 
 # What _ask_questions_through_guards() relies on in cookiecutter.prompt: each function, its parameters.
@@ -335,8 +343,8 @@ def _ask_questions_through_guards() -> None:
         function = getattr(prompt, name, None)
         if function is None or list(inspect.signature(function).parameters) != parameters:
             return
-    if hasattr(prompt, "originals"):
-        return
+    if getattr(prompt.read_user_variable, "asks_through_answer_guards", False):
+        return  # installed already
     originals = type(
         "Originals", (), {name: staticmethod(getattr(prompt, name)) for name in COOKIECUTTER_PROMPT_FUNCTIONS}
     )
@@ -352,11 +360,13 @@ def _ask_questions_through_guards() -> None:
 
     def read_user_variable(var_name, default_value, prompts=None, prefix=""):
         guard = guarded["guard"]
-        if guard is None or var_name not in guard.questions:
+        # Piped answers are read in order: asking again would shift each later one onto the wrong
+        # question, so they get plain questions and the one `error:` line at the end.
+        if guard is None or var_name not in guard.questions or not sys.stdin.isatty():
             return originals.read_user_variable(var_name, default_value, prompts, prefix)
         return guard.ask(originals, var_name, default_value, prompts, prefix)
 
-    prompt.originals = originals
+    read_user_variable.asks_through_answer_guards = True
     prompt.render_variable = render_variable
     prompt.read_user_variable = read_user_variable
 
@@ -366,43 +376,94 @@ def _ask_questions_through_guards() -> None:
 PIPECAT_CONFIG_PATH = Path("~/.config/pipecatcloud/pipecatcloud.toml")
 PIPECAT_API_HOST = "https://api.pipecat.daily.co"
 ORGANIZATIONS_PATH = "/v1/organizations"
-LOOKUP_TIMEOUT_SECS = 3
+LOOKUP_TIMEOUT_SECS = 3  # for Pipecat Cloud's answer
+CLI_TIMEOUT_SECS = 10  # for `pipecat cloud organizations list`, which renews an expired login first
+KEEPING = "keeping the placeholder organization"
 
 
-def _pipecat_login() -> tuple[str | None, str | None]:
-    """(token, active organization) of the `pipecat` CLI, from its environment or its config file."""
-    token, active = os.environ.get("PIPECAT_TOKEN"), os.environ.get("PIPECAT_ORG")
-    path = Path(os.environ.get("PIPECAT_CONFIG_PATH") or PIPECAT_CONFIG_PATH.expanduser())
-    if token and active:
-        return token, active
+@dataclass(frozen=True)
+class Organizations:
+    """What the organization question offers: the login's organizations, its active one, and why none."""
+
+    slugs: tuple[str, ...] = ()
+    active: str | None = None
+    note: str | None = None  # one line for the user, when a lookup was tried and found nothing
+
+
+def _cli_setting(saved: dict, key: str):
+    """A setting as the CLI reads it: a PIPECAT_ variable that is set (even empty), then the config
+    file's top level, then the active organization's section."""
+    variable = "PIPECAT_" + key.upper()
+    if variable in os.environ:
+        return os.environ[variable]
+    if key in saved:
+        return saved[key]
+    profile = saved.get(saved.get("org", ""), {})
+    return profile.get(key) if isinstance(profile, dict) else None
+
+
+def _login_expired(token: str, expires_at) -> bool:
+    """The CLI's own test (api.py): OAuth tokens renew 60 s before they expire; access tokens never do."""
+    if token.startswith("pcc_pat_") or expires_at is None:
+        return False
     try:
-        saved = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return token, active
-    return token or saved.get("token"), active or saved.get("org")
+        return time.time() > float(expires_at) - 60
+    except (TypeError, ValueError):
+        return True
 
 
-def logged_in_organizations() -> tuple[list[str], str | None]:
-    """The logged-in user's organization slugs, and a line saying why there are none (None: no login)."""
-    token = _pipecat_login()[0]
+def _slugs(listing) -> tuple[str, ...]:
+    organizations = listing.get("organizations") if isinstance(listing, dict) else None
+    return tuple(org["name"] for org in organizations or [] if isinstance(org, dict) and "name" in org)
+
+
+def logged_in_organizations() -> Organizations:
+    """The organizations of the `pipecat` CLI's login; none, with nothing asked, when it has no login."""
+    path = Path(os.environ.get("PIPECAT_CONFIG_PATH") or PIPECAT_CONFIG_PATH.expanduser())
+    try:
+        saved = tomllib.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        return Organizations(note=f"Cannot read the pipecat CLI's config {path} ({error}): {KEEPING}.")
+    token, active = _cli_setting(saved, "token"), _cli_setting(saved, "org") or None
     if not token:
-        return [], None  # no login: nothing to ask, and nothing to wait for
+        return Organizations()  # no login: nothing to ask, and nothing to wait for
+    if _login_expired(token, _cli_setting(saved, "token_expires_at")):
+        slugs, note = _organizations_from_cli()
+        return Organizations(slugs, active, note)
     host = os.environ.get("PIPECAT_API_HOST", PIPECAT_API_HOST).rstrip("/")
-    request = urllib.request.Request(
-        host + ORGANIZATIONS_PATH, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    )
-    keeping = "keeping the placeholder organization"
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    request = urllib.request.Request(host + ORGANIZATIONS_PATH, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=LOOKUP_TIMEOUT_SECS) as response:
-            listing = json.loads(response.read())
+            slugs = _slugs(json.loads(response.read()))
     except urllib.error.HTTPError as error:
         login = "; log in again with `pipecat cloud auth login`" if error.code in (401, 403) else ""
-        return [], f"Pipecat Cloud answered HTTP {error.code} to the organization lookup{login}: {keeping}."
+        note = f"Pipecat Cloud answered HTTP {error.code} to the organization lookup{login}: {KEEPING}."
+        return Organizations(active=active, note=note)
     except (OSError, ValueError) as error:  # unreachable, timed out, or not JSON
-        return [], f"Could not look up your Pipecat Cloud organizations ({error}): {keeping}."
-    organizations = listing.get("organizations") if isinstance(listing, dict) else None
-    slugs = [org["name"] for org in organizations or [] if isinstance(org, dict) and "name" in org]
-    return slugs, None if slugs else f"Pipecat Cloud lists no organization for this login: {keeping}."
+        note = f"Could not look up your Pipecat Cloud organizations ({error}): {KEEPING}."
+        return Organizations(active=active, note=note)
+    note = None if slugs else f"Pipecat Cloud lists no organization for this login: {KEEPING}."
+    return Organizations(slugs, active, note)
+
+
+def _organizations_from_cli() -> tuple[tuple[str, ...], str | None]:
+    """(slugs, None), or ((), why not), from `pipecat cloud organizations list`: the CLI renews an
+    expired login with its refresh token before it asks."""
+    pipecat = shutil.which("pipecat")
+    if pipecat is None:
+        return (), f"The pipecat CLI's login has expired: run `pipecat cloud auth login`; {KEEPING}."
+    command = [pipecat, "cloud", "--output", "json", "organizations", "list"]
+    try:
+        listed = subprocess.run(
+            command, capture_output=True, text=True, timeout=CLI_TIMEOUT_SECS, stdin=subprocess.DEVNULL
+        )
+        slugs = _slugs(json.loads(listed.stdout)) if listed.returncode == 0 else ()
+    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
+        return (), f"`pipecat cloud organizations list` failed ({error}): {KEEPING}."
+    if not slugs:
+        return (), f"`pipecat cloud organizations list` found no organization (renew the login?): {KEEPING}."
+    return slugs, None
 
 
 # Escapes that Python and TOML basic strings both read; every other character that is not printable is

@@ -161,7 +161,11 @@ def yes_or_no_problem(option: str):
 
 def transfer_number_problem(answers: dict) -> str | None:
     number = str(answers["transfer_number"])
-    if not re.fullmatch(answers["_phone_number_pattern"], number):
+    try:
+        phone_number = re.compile(answers["_phone_number_pattern"])
+    except re.error as error:
+        return f"_phone_number_pattern is not a regular expression: {error}"
+    if not phone_number.fullmatch(number):
         return f"transfer_number {shown(number)} is not an E.164 number such as +15555550100"
     return None
 
@@ -199,10 +203,6 @@ def problems(answers: dict) -> list[str]:
     if lacking:
         # A replay file saved by an older version of the template, for instance.
         return [f"the answers lack {', '.join(lacking)}: answer this version's questions again (no --replay)"]
-    try:
-        re.compile(answers["_phone_number_pattern"])
-    except re.error as error:
-        return [f"_phone_number_pattern is not a regular expression: {error}"]
     # What no answer may hold comes first: it may be why another answer looks wrong.
     found = [problem for key in QUESTIONS if (problem := text_problem(key, answers[key]))]
     return found or [problem for key in QUESTIONS if (problem := RULES[key](answers))]

@@ -9,15 +9,9 @@ from importlib.metadata import metadata
 
 import pytest
 
-from tests.conftest import CATALOG, COOKIECUTTER, KINDS, ROOT
+from tests.conftest import CATALOG, KINDS, ROOT
 
 ENTRIES = [pytest.param(kind, key, id=f"{kind}-{key}") for kind in KINDS for key in CATALOG[kind]]
-
-
-def test_prompts_offer_exactly_the_catalog():
-    for kind in KINDS:
-        offered = COOKIECUTTER["__prompts__"][kind].split(":", 1)[1]
-        assert [key.strip() for key in offered.split(",")] == list(CATALOG[kind]), kind
 
 
 def test_each_category_offers_at_least_eight_providers():

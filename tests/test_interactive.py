@@ -16,7 +16,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import COOKIECUTTER, ROOT, CloudFailure, FakePipecatCloud, tool
+from tests.conftest import CATALOG, COOKIECUTTER, ROOT, CloudFailure, FakePipecatCloud, tool
 
 TOKEN = "pcc-fake-token-prompts"
 PLACEHOLDER = COOKIECUTTER["_placeholder_organization"]
@@ -94,6 +94,17 @@ def terminal_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.fixture(autouse=True)
+def own_cookiecutter_config(tmp_path, monkeypatch):
+    """No ~/.cookiecutterrc of whoever runs the tests changes a default, and no replay lands in HOME."""
+    config = tmp_path / "cookiecutter-config.yaml"
+    home = tmp_path / "cookiecutter-home"
+    config.write_text(
+        json.dumps({"cookiecutters_dir": str(home / "templates"), "replay_dir": str(home / "replay")})
+    )
+    monkeypatch.setenv("COOKIECUTTER_CONFIG", str(config))
+
+
 @pytest.fixture
 def terminal(tmp_path):
     started = []
@@ -117,12 +128,13 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     term.answer("organization")
     region_menu = term.answer("region")
     assert re.search(r"1 - us-west\s+2 - us-east\s+3 - eu-central\s+4 - ap-south", region_menu)
-    stt_menu = term.answer("stt", "3")
-    assert "1 - deepgram: Deepgram" in stt_menu and "3 - assemblyai: AssemblyAI" in stt_menu
-    llm_menu = term.answer("llm", "2")
-    assert "2 - anthropic: Anthropic" in llm_menu
-    tts_menu = term.answer("tts", "2")
-    assert "2 - elevenlabs: ElevenLabs" in tts_menu
+    menus = {"stt": term.answer("stt", "3"), "llm": term.answer("llm", "2"), "tts": term.answer("tts", "2")}
+    for kind, menu in menus.items():  # exactly the catalog, in its order (the default is its first)
+        offered = re.findall(r"^ +(\d+) - (.+?)\s*$", menu, re.MULTILINE)
+        expected = [
+            (str(i), f"{key}: {entry['label']}") for i, (key, entry) in enumerate(CATALOG[kind].items(), 1)
+        ]
+        assert offered == expected, kind
     term.answer("system_prompt")
     term.answer("greeting")
     term.question("min_agents")
@@ -193,8 +205,7 @@ def test_each_bad_typed_answer_gets_one_line_and_the_question_again(terminal, tm
             term.answer(earlier)
     term.question(name)
     for typed in TYPED_BAD_ANSWERS[name]:
-        reason = term.refused(name, typed)
-        assert reason.startswith(name) and "\n" not in reason
+        assert term.refused(name, typed).startswith(name)
     term.child.sendcontrol("c")  # the user gives up: nothing is generated
     term.child.expect(pexpect.EOF)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
@@ -220,9 +231,10 @@ def cloud(servers):
 
 
 def generate_logged_in(
-    output: Path, cloud, *arguments: str, **env: str
+    output: Path, cloud, *arguments: str, **env: str | None
 ) -> tuple[subprocess.CompletedProcess, float]:
     """`cookiecutter --no-input` with the CLI's login in its environment; returns the result and seconds."""
+    given = terminal_env(**{"PIPECAT_API_HOST": cloud.root, "PIPECAT_TOKEN": TOKEN, **env})
     started = time.monotonic()
     result = subprocess.run(
         [tool("cookiecutter"), str(ROOT), "--no-input", "-o", str(output), *arguments],
@@ -230,7 +242,7 @@ def generate_logged_in(
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
-        env=terminal_env(**{"PIPECAT_API_HOST": cloud.root, "PIPECAT_TOKEN": TOKEN, **env}),
+        env={k: v for k, v in given.items() if v is not None},
     )
     return result, time.monotonic() - started
 
@@ -254,7 +266,7 @@ def test_the_lookup_reads_what_the_real_cli_reads(cloud, monkeypatch):
     by_cli = [org["name"] for org in json.loads(listing.stdout)["organizations"]]
     for name in ("PIPECAT_API_HOST", "PIPECAT_TOKEN", "PIPECAT_CONFIG_PATH"):
         monkeypatch.setenv(name, env[name])
-    assert local_extensions.logged_in_organizations() == (by_cli, None)
+    assert local_extensions.logged_in_organizations().slugs == tuple(by_cli)
     assert by_cli == ["acme-voice-1234", "globex-5678"]
 
 
@@ -268,12 +280,39 @@ def test_a_logged_in_users_one_organization_is_the_default(cloud, tmp_path):
     print(f"generated with the organization looked up in {seconds:.2f} s")
 
 
-def test_a_login_saved_by_the_cli_is_read_from_its_config_file(cloud, tmp_path):
+def cli_config(tmp_path: Path, *, expires_in: float) -> Path:
+    """A config file as `pipecat cloud auth login` writes it (cli/commands/auth.py)."""
     config = tmp_path / "pipecatcloud.toml"
-    config.write_text(f'token = "{TOKEN}"\n')
-    result, _ = generate_logged_in(tmp_path, cloud, PIPECAT_TOKEN="", PIPECAT_CONFIG_PATH=str(config))
+    expires_at = time.time() + expires_in
+    lines = [f'token = "{TOKEN}"', 'org = "acme-voice-1234"', 'refresh_token = "refresh"']
+    config.write_text("\n".join([*lines, f"token_expires_at = {expires_at}"]) + "\n")
+    return config
+
+
+def test_a_login_saved_by_the_cli_is_read_from_its_config_file(cloud, tmp_path):
+    config = cli_config(tmp_path, expires_in=3600)
+    result, _ = generate_logged_in(tmp_path, cloud, PIPECAT_TOKEN=None, PIPECAT_CONFIG_PATH=str(config))
     assert result.returncode == 0, result.stderr
     assert bin_host(tmp_path / "phone-agent") == "phone-agent.acme-voice-1234"
+    assert [r.path for r in cloud.requests] == ["/v1/organizations"]  # straight to the API
+
+
+def test_an_expired_login_is_left_to_the_cli_which_renews_it(cloud, tmp_path):
+    config = cli_config(tmp_path, expires_in=-3600)
+    result, seconds = generate_logged_in(tmp_path, cloud, PIPECAT_TOKEN=None, PIPECAT_CONFIG_PATH=str(config))
+    assert result.returncode == 0, result.stderr
+    assert bin_host(tmp_path / "phone-agent") == "phone-agent.acme-voice-1234"
+    # The CLI tried to renew the login (its OAuth discovery), then listed the organizations.
+    paths = [r.path for r in cloud.requests]
+    assert "/auth/config" in paths and paths[-1] == "/v1/organizations"
+    print(f"generated through the CLI in {seconds:.2f} s")
+
+
+def test_with_several_organizations_the_clis_active_one_is_the_default(cloud, tmp_path):
+    cloud.organizations = (("acme-voice-1234", "Acme Voice"), ("globex-5678", "Globex"))
+    result, _ = generate_logged_in(tmp_path, cloud, PIPECAT_ORG="globex-5678")
+    assert result.returncode == 0, result.stderr
+    assert bin_host(tmp_path / "phone-agent") == "phone-agent.globex-5678"
 
 
 def test_several_organizations_are_a_menu(cloud, terminal, tmp_path):
@@ -309,6 +348,8 @@ def test_a_failed_lookup_keeps_the_placeholder_and_says_why(cloud, tmp_path, fai
     assert "Traceback" not in result.stdout + result.stderr
     assert bin_host(tmp_path / "phone-agent") == f"phone-agent.{PLACEHOLDER}"
     [note] = [line for line in result.stdout.splitlines() if "keeping the placeholder organization" in line]
+    if failure.status == 401:
+        assert "log in again with `pipecat cloud auth login`" in note
     print(note)
     print(f"generated in {seconds:.2f} s")
 
@@ -319,3 +360,40 @@ def test_without_a_login_nothing_is_asked_of_pipecat_cloud(cloud, tmp_path):
     assert cloud.requests == []
     assert bin_host(tmp_path / "phone-agent") == f"phone-agent.{PLACEHOLDER}"
     print(f"generated without a login in {seconds:.2f} s")
+
+
+def test_piped_answers_get_plain_questions_and_one_error_line(tmp_path):
+    """Answers read in order are never asked again: a refusal would shift each later one."""
+    piped = "My Bot\n" + "\n" * 20
+    result = subprocess.run(
+        [tool("cookiecutter"), str(ROOT), "-o", str(tmp_path / "out")],
+        input=piped,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=terminal_env(),
+    )
+    assert result.returncode != 0
+    assert "try again" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: agent_name 'My Bot' is not"), result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_value_given_on_the_command_line_is_asked_for_at_a_terminal(terminal, tmp_path):
+    term = terminal(None, "deploy=No", "tts=espeak")
+    for name in ("agent_name", "organization", "region", "stt", "llm"):
+        term.answer(name)
+    term.child.expect(r"  (tts 'espeak' is not a provider.*): try again")
+    tts_menu = term.answer("tts", "2")
+    assert "1 - cartesia: Cartesia" in tts_menu  # the catalog's order: nothing is taken for the bad value
+    for name in ("system_prompt", "greeting", "min_agents", "max_agents"):
+        term.answer(name)
+    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls"):
+        term.answer(name)
+    term.child.expect_exact("deploy 'No' must be yes or no: try again")
+    deploy_menu = term.answer("deploy")  # Enter: the menu's first choice
+    assert re.search(r"1 - no\s+2 - yes", deploy_menu)
+    assert term.finish() == 0
+    assert "Deploying" not in term.transcript
+    assert "elevenlabs" in (tmp_path / "out" / "phone-agent" / "pyproject.toml").read_text()
