@@ -86,7 +86,6 @@ def terminal_env(**extra: str) -> dict[str, str]:
         {
             "NO_COLOR": "1",
             "TERM": "dumb",
-            "COLUMNS": "220",
             "PATH": f"{Path(sys.executable).parent}:{env['PATH']}",
         }
     )
@@ -306,6 +305,20 @@ def test_an_expired_login_is_left_to_the_cli_which_renews_it(cloud, tmp_path):
     paths = [r.path for r in cloud.requests]
     assert "/auth/config" in paths and paths[-1] == "/v1/organizations"
     print(f"generated through the CLI in {seconds:.2f} s")
+
+
+def test_an_expired_login_without_the_cli_keeps_the_placeholder_and_says_why(cloud, tmp_path):
+    config = cli_config(tmp_path, expires_in=-3600)
+    without_cli = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not Path(p, "pipecat").exists()
+    )
+    result, _ = generate_logged_in(
+        tmp_path, cloud, PIPECAT_TOKEN=None, PIPECAT_CONFIG_PATH=str(config), PATH=without_cli
+    )
+    assert result.returncode == 0, result.stderr
+    assert bin_host(tmp_path / "phone-agent") == f"phone-agent.{PLACEHOLDER}"
+    assert "The pipecat CLI's login has expired: run `pipecat cloud auth login`" in result.stdout
+    assert cloud.requests == []
 
 
 def test_with_several_organizations_the_clis_active_one_is_the_default(cloud, tmp_path):
