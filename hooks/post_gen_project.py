@@ -17,6 +17,8 @@ from pathlib import Path
 ANSWERS = json.loads(r"""
 {{ cookiecutter | tojson }}
 """)
+# cruft adds the template commit to the answers it renders with (create and update); cookiecutter never does.
+RENDERED_BY_CRUFT = "_commit" in ANSWERS
 # Re-answers the organization: the agent's files then match a fresh bake with that answer.
 REANSWER_ORGANIZATION = """`cruft update -y --variables-to-update '{"organization": "<yours>"}'`"""
 # Built in two pieces so that cookiecutter does not read the pattern itself as a Jinja tag.
@@ -195,7 +197,13 @@ def main() -> None:
         f"Next: cd {name} && cp .env.example .env (fill in the keys), uv sync && uv run pytest, "
         "then uv run deploy.py and connect a Twilio number (README.md)."
     )
-    if ANSWERS["deploy"] == "yes":
+    if ANSWERS["deploy"] == "yes" and RENDERED_BY_CRUFT:
+        # cruft renders into temporary folders, twice for an update (the old and the new agent).
+        print(
+            "Not deployed: cruft renders the agent in a temporary folder. "
+            f"Deploy with: cd {name} && uv run deploy.py"
+        )
+    elif ANSWERS["deploy"] == "yes":
         deploy(root, name)
 
 

@@ -63,3 +63,19 @@ def test_reanswering_the_organization_matches_a_fresh_bake(tmp_path):
     changed = run(["git", "status", "--short"], agent).stdout
     print(changed)
     assert "twiml/inbound.xml" in changed and "phone/twiml.py" in changed
+
+
+def test_cruft_never_deploys_whatever_deploy_was_answered(tmp_path):
+    """cruft renders into temporary folders, twice for an update: none of those renders deploys."""
+    template = template_repository(tmp_path)
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    create = [tool("cruft"), "create", str(template), "--no-input", "--extra-context", '{"deploy": "yes"}']
+    created = run(create, projects)
+    agent = projects / "phone-agent"
+    commit_all(agent, "the agent")
+    updated = run([tool("cruft"), "update", "-y", "--variables-to-update", '{"call_transfer": "yes"}'], agent)
+    for output in (created.stdout, updated.stdout):
+        assert "Deploying to Pipecat Cloud" not in output
+        assert "Not deployed: cruft renders the agent in a temporary folder" in output
+    assert (agent / "call_control" / "transfer.py").is_file()  # the update itself went through
