@@ -153,3 +153,30 @@ def tool(name: str) -> str:
     path = shutil.which(name) or str(Path(sys.executable).parent / name)
     assert Path(path).exists(), f"{name} is not installed in the test environment"
     return path
+
+
+GIT_IDENTITY = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.test"]
+
+
+def run_checked(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Runs a command that must succeed; its output is the failure message."""
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def commit_all(folder: Path, message: str) -> None:
+    run_checked(["git", "init", "-q"], folder)
+    run_checked(["git", "add", "-A"], folder)
+    run_checked(["git", *GIT_IDENTITY, "commit", "-q", "-m", message], folder)
+
+
+def template_repository(tmp_path: Path) -> Path:
+    """The template's tracked files, committed in a repository of their own: cruft records its commit."""
+    tracked = run_checked(["git", "ls-files", "-z"], ROOT).stdout.split("\0")
+    template = tmp_path / "template"
+    for relative in filter(None, tracked):
+        (template / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, template / relative)
+    commit_all(template, "the template")
+    return template

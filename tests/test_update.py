@@ -1,54 +1,35 @@
 """Agents made with `cruft create` take a changed answer through `cruft update`, as the READMEs say."""
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
-from tests.conftest import COOKIECUTTER, ROOT, BakedProject, tool
-
-GIT_IDENTITY = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.test"]
-
-
-def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def commit_all(folder: Path, message: str) -> None:
-    run(["git", "init", "-q"], folder)
-    run(["git", "add", "-A"], folder)
-    run(["git", *GIT_IDENTITY, "commit", "-q", "-m", message], folder)
-
-
-def template_repository(tmp_path: Path) -> Path:
-    """The template's tracked files, committed in a repository of their own: cruft records its commit."""
-    tracked = run(["git", "ls-files", "-z"], ROOT).stdout.split("\0")
-    template = tmp_path / "template"
-    for relative in filter(None, tracked):
-        (template / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / relative, template / relative)
-    commit_all(template, "the template")
-    return template
+from tests.conftest import (
+    COOKIECUTTER,
+    GIT_IDENTITY,
+    BakedProject,
+    commit_all,
+    run_checked,
+    template_repository,
+    tool,
+)
 
 
 def test_reanswering_the_organization_matches_a_fresh_bake(tmp_path):
     template = template_repository(tmp_path)
     projects = tmp_path / "projects"
     projects.mkdir()
-    run([tool("cruft"), "create", str(template), "--no-input"], projects)
+    run_checked([tool("cruft"), "create", str(template), "--no-input"], projects)
     agent = projects / "phone-agent"
     placeholder = COOKIECUTTER["_placeholder_organization"]
     assert f'ORGANIZATION = "{placeholder}"' in (agent / "phone" / "twiml.py").read_text()
     commit_all(agent, "the agent")
 
     answer = json.dumps({"organization": "acme-voice-1234"})
-    update = run([tool("cruft"), "update", "-y", "--variables-to-update", answer], agent)
+    update = run_checked([tool("cruft"), "update", "-y", "--variables-to-update", answer], agent)
     assert "Traceback" not in update.stdout + update.stderr
 
     fresh = tmp_path / "fresh"
-    run(
+    run_checked(
         [tool("cookiecutter"), str(template), "--no-input", "-o", str(fresh), "organization=acme-voice-1234"],
         tmp_path,
     )
@@ -60,7 +41,7 @@ def test_reanswering_the_organization_matches_a_fresh_bake(tmp_path):
     assert difference.returncode == 0, difference.stdout
     recorded = json.loads((agent / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert recorded["organization"] == "acme-voice-1234"
-    changed = run(["git", "status", "--short"], agent).stdout
+    changed = run_checked(["git", "status", "--short"], agent).stdout
     print(changed)
     assert "twiml/inbound.xml" in changed and "phone/twiml.py" in changed
 
@@ -71,10 +52,12 @@ def test_cruft_never_deploys_whatever_deploy_was_answered(tmp_path):
     projects = tmp_path / "projects"
     projects.mkdir()
     create = [tool("cruft"), "create", str(template), "--no-input", "--extra-context", '{"deploy": "yes"}']
-    created = run(create, projects)
+    created = run_checked(create, projects)
     agent = projects / "phone-agent"
     commit_all(agent, "the agent")
-    updated = run([tool("cruft"), "update", "-y", "--variables-to-update", '{"call_transfer": "yes"}'], agent)
+    updated = run_checked(
+        [tool("cruft"), "update", "-y", "--variables-to-update", '{"call_transfer": "yes"}'], agent
+    )
     for output in (created.stdout, updated.stdout):
         assert "Deploying to Pipecat Cloud" not in output
         assert "Not deployed: cruft renders the agent in a temporary folder" in output
@@ -85,7 +68,7 @@ def test_an_update_brings_the_template_change_and_keeps_the_teams_work(tmp_path)
     template = template_repository(tmp_path)
     projects = tmp_path / "projects"
     projects.mkdir()
-    run(
+    run_checked(
         [tool("cruft"), "create", str(template), "--no-input", "--extra-context", '{"deploy": "yes"}'],
         projects,
     )
@@ -108,9 +91,9 @@ def test_an_update_brings_the_template_change_and_keeps_the_teams_work(tmp_path)
     )
     dockerignore = template / "{{cookiecutter.agent_name}}" / ".dockerignore"
     dockerignore.write_text(dockerignore.read_text() + "# commit B: notebooks stay out\n*.ipynb\n")
-    run(["git", *GIT_IDENTITY, "commit", "-q", "-am", "commit B"], template)
+    run_checked(["git", *GIT_IDENTITY, "commit", "-q", "-am", "commit B"], template)
 
-    update = run([tool("cruft"), "update", "-y"], agent)
+    update = run_checked([tool("cruft"), "update", "-y"], agent)
 
     assert "*.ipynb" in (agent / ".dockerignore").read_text()  # B's change, where the team changed nothing
     merged = readme.read_text()
