@@ -1,12 +1,16 @@
-"""Deploys this agent to Pipecat Cloud: uv run deploy.py [--dry-run] [--image IMAGE] [--yes]
+"""Deploys this agent to Pipecat Cloud.
+
+Usage: uv run deploy.py [--dry-run] [--image IMAGE] [--keep-secret-set] [--yes]
 
 1. Checks the `pipecat cloud` CLI and its login, the organization, .env and uv.lock.
 2. Replaces the secret set with the non-empty values in .env, in the agent's region.
+   With --keep-secret-set (CI, where there is no .env) it keeps the set already on Pipecat Cloud
+   instead, once it has checked that the set is there, in the region, with every required key.
 3. Deploys with pcc-deploy.toml, built by Pipecat Cloud Build (no local Docker) or from --image,
    and waits until the agent is ready.
 4. Prints the TwiML Bin and the steps that remain.
 
-Every step is safe to run again: an existing secret set is replaced, an existing agent updated.
+Every step is safe to run again: an existing secret set is replaced (or kept), an existing agent updated.
 It only drives the real `pipecat cloud` CLI, and it never prints a secret value.
 """
 
@@ -48,24 +52,38 @@ class Plan:
     organization: str
     region: str
     secret_set: str
-    secrets: dict[str, str]
+    secrets: dict[str, str]  # empty when the set is kept
+    keep_secret_set: bool
     image: str | None
     profile: str
     min_agents: int
 
     def describe(self) -> list[str]:
         source = f"the image {self.image}" if self.image else "an image built by Pipecat Cloud Build"
+        if self.keep_secret_set:
+            secrets_step = [
+                f"  1. keep the secret set {self.secret_set} as it is on Pipecat Cloud (.env is not read), "
+                f"after checking that it is ready in {self.region} and holds {', '.join(REQUIRED_SETTINGS)}",
+                f"     $ pipecat cloud {' '.join(self.listing_command())}",
+            ]
+        else:
+            secrets_step = [
+                f"  1. replace the secret set {self.secret_set} with the {len(self.secrets)} non-empty "
+                f"values in .env ({', '.join(self.secrets)})",
+                f"     $ pipecat cloud {' '.join(self.secrets_command('<non-empty lines of .env>'))}",
+            ]
         return [
             f"Deploy {self.agent_name} to Pipecat Cloud, organization {self.organization}, "
             f"region {self.region}:",
-            f"  1. replace the secret set {self.secret_set} with the {len(self.secrets)} non-empty values "
-            f"in .env ({', '.join(self.secrets)})",
-            f"     $ pipecat cloud {' '.join(self.secrets_command('<non-empty lines of .env>'))}",
+            *secrets_step,
             f"  2. deploy {source} with pcc-deploy.toml ({self.profile}, min_agents {self.min_agents}) "
             "and wait until it is ready",
             f"     $ pipecat cloud {' '.join(self.deploy_command())}",
             "  3. print the TwiML Bin that sends calls to it",
         ]
+
+    def listing_command(self) -> list[str]:
+        return ["secrets", "list", self.secret_set]
 
     def secrets_command(self, env_file: str) -> list[str]:
         return ["secrets", "set", self.secret_set, "--file", env_file, "--region", self.region, "--skip"]
@@ -101,6 +119,18 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(dotenv_values(path))  # every line is sound: read it as a local run does
 
 
+def read_secrets() -> dict[str, str]:
+    """The non-empty values of .env, which must hold every required setting."""
+    env_file = AGENT_DIR / ".env"
+    if not env_file.exists():
+        raise DeployError(".env is missing: cp .env.example .env and fill in the values marked required")
+    secrets = {key: value for key, value in read_env_file(env_file).items() if value}
+    missing = [name for name in REQUIRED_SETTINGS if name not in secrets]
+    if missing:
+        raise DeployError(f"{', '.join(missing)} not set in .env: fill in every value marked required")
+    return secrets
+
+
 def find_cli() -> str | None:
     """`pipecat` beside this Python (uv run, a venv) or on PATH (uv tool install)."""
     beside_python = Path(sys.executable).parent / "pipecat"
@@ -117,7 +147,7 @@ def logged_in() -> bool:
         return False
 
 
-def make_plan(image: str | None) -> Plan:
+def make_plan(image: str | None, keep_secret_set: bool) -> Plan:
     """Every check that needs no network; each failure is one line that says what to do."""
     cli = find_cli()
     if not cli:
@@ -140,13 +170,7 @@ def make_plan(image: str | None) -> Plan:
         raise DeployError(
             "phone/twiml.py does not route calls to the agent and region in pcc-deploy.toml: make them match"
         )
-    env_file = AGENT_DIR / ".env"
-    if not env_file.exists():
-        raise DeployError(".env is missing: cp .env.example .env and fill in the values marked required")
-    secrets = {key: value for key, value in read_env_file(env_file).items() if value}
-    missing = [name for name in REQUIRED_SETTINGS if name not in secrets]
-    if missing:
-        raise DeployError(f"{', '.join(missing)} not set in .env: fill in every value marked required")
+    secrets = {} if keep_secret_set else read_secrets()
     if not image and not (AGENT_DIR / "uv.lock").exists():
         raise DeployError("uv.lock is missing: the image installs from it; run `uv lock`, then deploy again")
     return Plan(
@@ -156,6 +180,7 @@ def make_plan(image: str | None) -> Plan:
         region=region,
         secret_set=secret_set,
         secrets=secrets,
+        keep_secret_set=keep_secret_set,
         image=image,
         profile=config.get("agent_profile", "agent-1x"),
         min_agents=config.get("scaling", {}).get("min_agents", 0),
@@ -274,17 +299,40 @@ def failure_reason(api_error: dict | None, messages: list[str]) -> str:
     return details[-1].split(": ", 1)[-1] if details else "the pipecat CLI failed without a message"
 
 
-def replace_secret_set(cli: CloudCLI, plan: Plan) -> None:
-    listing = cli.run("reading the secret set", "secrets", "list", plan.secret_set)
+def read_secret_set(cli: CloudCLI, plan: Plan) -> dict | None:
+    """The set's key names, region and status, or None when Pipecat Cloud has no such set."""
+    listing = cli.run("reading the secret set", *plan.listing_command())
     if listing.api_error():
         raise listing.error()
     # Without an API error, a failed listing means there is no such set yet.
-    existing = listing.first("secrets") or {}
-    if existing.get("region") not in (None, plan.region):
+    existing = listing.first("secrets")
+    if existing and existing.get("region") not in (None, plan.region):
         raise DeployError(
             f"the secret set {plan.secret_set} is in {existing['region']}, not {plan.region}: delete it with "
             f"`pipecat cloud secrets delete {plan.secret_set}` or rename secret_set in pcc-deploy.toml"
         )
+    return existing
+
+
+def check_kept_secret_set(cli: CloudCLI, plan: Plan) -> None:
+    """Checks the set already on Pipecat Cloud, by its key names only: this machine has no values."""
+    print(f"==> Checking the secret set {plan.secret_set} in {plan.region}", flush=True)
+    if read_secret_set(cli, plan) is None:
+        raise DeployError(
+            f"the secret set {plan.secret_set} does not exist on Pipecat Cloud: run {RETRY} once from a "
+            "machine with a filled .env, which creates it; nothing was deployed"
+        )
+    keys = {secret["fieldName"] for secret in wait_for_secret_set(cli, plan).get("secrets", [])}
+    missing = [name for name in REQUIRED_SETTINGS if name not in keys]
+    if missing:
+        raise DeployError(
+            f"the secret set {plan.secret_set} lacks {', '.join(missing)}: run {RETRY} once from a "
+            "machine with a filled .env, which adds them; nothing was deployed"
+        )
+
+
+def replace_secret_set(cli: CloudCLI, plan: Plan) -> None:
+    existing = read_secret_set(cli, plan) or {}
     print(f"==> Uploading {len(plan.secrets)} secrets to {plan.secret_set} in {plan.region}", flush=True)
     # Only the non-empty values, one quoted line each: the CLI refuses empty values and strips the quotes.
     with tempfile.TemporaryDirectory() as folder:
@@ -299,16 +347,16 @@ def replace_secret_set(cli: CloudCLI, plan: Plan) -> None:
     wait_for_secret_set(cli, plan)
 
 
-def wait_for_secret_set(cli: CloudCLI, plan: Plan) -> None:
-    """Pipecat Cloud provisions a changed set before an agent can use it."""
+def wait_for_secret_set(cli: CloudCLI, plan: Plan) -> dict:
+    """Pipecat Cloud provisions a changed set before an agent can use it; returns the set once it is."""
     while True:
-        listing = cli.check("checking the secret set", "secrets", "list", plan.secret_set).first("secrets")
-        status = (listing or {}).get("status")
+        listing = cli.check("checking the secret set", *plan.listing_command()).first("secrets") or {}
+        status = listing.get("status")
         if status == "failed":
             reason = listing.get("errorMessage") or "no details"
             raise DeployError(f"Pipecat Cloud could not provision {plan.secret_set}: {reason}")
         if status != "pending":
-            return
+            return listing
         print(f"    {plan.secret_set} is being provisioned...", flush=True)
         time.sleep(SECRET_SET_POLL_SECS)
 
@@ -347,13 +395,18 @@ def main() -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and commands, change nothing")
     parser.add_argument("--image", help="deploy this registry image (with a tag) instead of building one")
+    parser.add_argument(
+        "--keep-secret-set",
+        action="store_true",
+        help="keep the secret set already on Pipecat Cloud and do not read .env (for CI)",
+    )
     parser.add_argument("--yes", action="store_true", help="deploy without asking")
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds the whole deploy may take (default 1800)"
     )
     args = parser.parse_args()
     try:
-        plan = make_plan(args.image)
+        plan = make_plan(args.image, args.keep_secret_set)
         print("\n".join(plan.describe()), flush=True)
         if args.dry_run:
             print("Dry run: nothing was uploaded or deployed.")
@@ -361,7 +414,10 @@ def main() -> int:
         if not args.yes and not confirmed():
             raise DeployError("the plan was not confirmed; nothing was changed")
         cli = CloudCLI(plan, args.timeout)
-        replace_secret_set(cli, plan)
+        if plan.keep_secret_set:
+            check_kept_secret_set(cli, plan)
+        else:
+            replace_secret_set(cli, plan)
         ready = deploy_agent(cli, plan)
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)

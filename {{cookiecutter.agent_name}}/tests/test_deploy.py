@@ -173,6 +173,78 @@ def test_dry_run_prints_the_plan_and_changes_nothing(project, cloud):
     assert "nothing was uploaded or deployed" in result.stdout
 
 
+def ci_checkout(project: Path, tmp_path: Path) -> dict[str, str]:
+    """Makes the copy a CI checkout, with no .env; returns CI's environment: a token and no CLI config."""
+    (project / ".env").unlink()
+    home = tmp_path / "ci-home"
+    home.mkdir()
+    return {"HOME": str(home), "PIPECAT_CONFIG_PATH": ""}
+
+
+def test_keep_secret_set_deploys_from_ci_with_only_a_token(project, cloud, tmp_path):
+    # Still being provisioned: "pending" to the lookup and to the first wait.
+    cloud.add_secret_set(SECRET_SET, DEPLOY_CONFIG["region"], **SECRETS)["pending_polls"] = 2
+    env = ci_checkout(project, tmp_path)
+    result = run_deploy(project, cloud, "--yes", "--keep-secret-set", **env)
+    assert result.returncode == 0, result.stderr
+
+    assert not cloud.requests_to("PUT", SECRET_SET_PATH) and not cloud.requests_to("DELETE", SECRET_SET_PATH)
+    assert cloud.secret_sets[SECRET_SET]["values"] == SECRETS
+    [create] = cloud.requests_to("POST", SERVICES)
+    assert create.body["serviceName"] == AGENT_NAME and create.body["secretSet"] == SECRET_SET
+    # The set was waited for until provisioned, before the deploy.
+    assert f"{SECRET_SET} is being provisioned" in result.stdout
+    set_polls = [r for r in cloud.requests[: cloud.requests.index(create)] if r.path == SECRET_SET_PATH]
+    assert len(set_polls) >= 3  # the lookup, "pending", then "ready"
+    assert "Call the number" in result.stdout
+    # The token from the environment was enough: the CLI wrote no config of its own.
+    assert list(Path(env["HOME"]).iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        pytest.param(
+            None,
+            rf"secret set {SECRET_SET} does not exist on Pipecat Cloud: run `uv run deploy.py` once from a "
+            r"machine with a filled \.env",
+            id="missing",
+        ),
+        pytest.param(
+            dict(list(SECRETS.items())[:-1], OPTIONAL_KEY="set-earlier"),
+            rf"secret set {SECRET_SET} lacks {REQUIRED_SETTINGS[-1]}: run `uv run deploy.py`",
+            id="lacking-a-required-key",
+        ),
+        pytest.param("elsewhere", r"secret set \S+ is in \S+, not ", id="another-region"),
+    ],
+)
+def test_keep_secret_set_deploys_nothing_without_a_usable_set(project, cloud, tmp_path, stored, expected):
+    if stored == "elsewhere":
+        region = next(r for r in cloud.regions if r != DEPLOY_CONFIG["region"])
+        cloud.add_secret_set(SECRET_SET, region, **SECRETS)
+    elif stored is not None:
+        cloud.add_secret_set(SECRET_SET, DEPLOY_CONFIG["region"], **stored)
+    result = run_deploy(project, cloud, "--yes", "--keep-secret-set", **ci_checkout(project, tmp_path))
+    line = one_error_line(result)
+    assert re.search(expected, line), line
+    assert {r.method for r in cloud.requests} == {"GET"}  # nothing uploaded, built or deployed
+    assert not cloud.requests_to("GET", SERVICES)
+
+
+def test_dry_run_with_keep_secret_set_changes_nothing(project, cloud, tmp_path):
+    env = ci_checkout(project, tmp_path)
+    before = tree_digest(project)
+    result = run_deploy(project, cloud, "--dry-run", "--keep-secret-set", **env)
+    assert result.returncode == 0, result.stderr
+    assert cloud.requests == []
+    assert tree_digest(project) == before
+    assert f"keep the secret set {SECRET_SET} as it is on Pipecat Cloud (.env is not read)" in result.stdout
+    assert f"pipecat cloud secrets list {SECRET_SET}" in result.stdout
+    assert "secrets set" not in result.stdout
+    assert "pipecat cloud deploy --yes --force" in result.stdout
+    assert "nothing was uploaded or deployed" in result.stdout
+
+
 def test_an_image_option_deploys_from_the_registry_without_a_build(project, cloud):
     image = "registry.example.com/acme/phone-agent:1.0"
     result = run_deploy(project, cloud, "--yes", "--image", image)
