@@ -34,6 +34,7 @@ from jinja2.ext import Extension
 TEMPLATE_ROOT = Path(__file__).resolve().parent
 KINDS = {"stt": "Speech-to-text", "llm": "LLM", "tts": "Text-to-speech"}
 OPTIONS = ("call_transfer", "call_recording", "dtmf_input", "outbound_calls")
+YES_OR_NO_QUESTIONS = (*OPTIONS, "ci", "deploy")
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,7 @@ class AnswerGuard(Extension):
             choices = {key: f"{key}: {entry['label']}" for key, entry in providers.items()}
         elif question == "region":
             choices = {region: region for region in catalog["_regions"]}
-        elif question in (*OPTIONS, "deploy"):
+        elif question in YES_OR_NO_QUESTIONS:
             choices = {"no": "no", "yes": "yes"}  # without a valid default, Enter means no
         elif question == "organization" and len(self._organizations) > 1:
             placeholder = catalog["_placeholder_organization"]

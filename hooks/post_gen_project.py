@@ -10,8 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 ANSWERS = json.loads(r"""
@@ -23,17 +21,27 @@ RENDERED_BY_CRUFT = "_commit" in ANSWERS
 REANSWER_ORGANIZATION = """`cruft update -y --variables-to-update '{"organization": "<yours>"}'`"""
 # Built in two pieces so that cookiecutter does not read the pattern itself as a Jinja tag.
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{" + r"%-?\s")
+# The agent's folder in the template (a Jinja string literal, so that it renders as itself).
+TEMPLATE_FOLDER = "{{ '{{cookiecutter.agent_name}}' }}"
 
 
 class InvalidAgent(Exception):
     """The rendered agent failed a check."""
 
 
+def from_template(root: Path) -> list[Path]:
+    """The agent's files and folders that the template wrote. Regenerating over an agent folder
+    (--overwrite-if-exists) leaves its .venv and the team's own files there: not the template's to check."""
+    template = Path(ANSWERS["_repo_dir"]) / TEMPLATE_FOLDER
+    found = [root / path.relative_to(template) for path in template.rglob("*")]
+    return [path for path in found if path.exists()]
+
+
 def remove_tool_caches(root: Path) -> None:
     """Drops caches that running tools inside the template folder may have left there."""
-    for pattern in ("__pycache__", ".ruff_cache", ".pytest_cache"):
-        for cache in list(root.rglob(pattern)):
-            shutil.rmtree(cache, ignore_errors=True)
+    for folder in [root, *filter(Path.is_dir, from_template(root))]:
+        for cache in ("__pycache__", ".ruff_cache", ".pytest_cache"):
+            shutil.rmtree(folder / cache, ignore_errors=True)
 
 
 def remove_files(root: Path, *relative: str) -> None:
@@ -57,6 +65,10 @@ def remove_outbound_files(root: Path) -> None:
     remove_files(root, "call_control/outbound.py", "commands/place_call.py", "tests/test_outbound.py")
 
 
+def remove_ci_files(root: Path) -> None:
+    shutil.rmtree(root / ".github")
+
+
 def write_twiml_bins() -> None:
     """The Bins in twiml/ come from phone/twiml.py, the same source the agent builds its inline TwiML from."""
     from phone import twiml
@@ -65,8 +77,8 @@ def write_twiml_bins() -> None:
 
 
 def check_no_jinja_left(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file() and UNRENDERED.search(path.read_text(errors="ignore")):
+    for path in filter(Path.is_file, from_template(root)):
+        if UNRENDERED.search(path.read_text(errors="ignore")):
             raise InvalidAgent(f"{path.relative_to(root)} still holds template syntax")
 
 
@@ -77,8 +89,9 @@ def find_tool(name: str) -> str | None:
 
 
 def check_python(root: Path) -> str:
-    for path in root.rglob("*.py"):
-        compile(path.read_text(), str(path), "exec")
+    for path in from_template(root):
+        if path.suffix == ".py" and path.is_file():
+            compile(path.read_text(), str(path), "exec")
     ruff = find_tool("ruff")
     if not ruff:
         return "python compiles (ruff not installed: lint skipped)"
@@ -90,26 +103,20 @@ def check_python(root: Path) -> str:
     return "python compiles and passes ruff"
 
 
-def check_twiml(root: Path, answers: dict) -> None:
-    from phone.twiml import pipecat_cloud_stream_url
+def check_config_files(answers: dict) -> None:
+    """The agent's own check of its TwiML Bins and pcc-deploy.toml, and that they hold these answers."""
+    from commands import check_config
+    from phone import twiml
 
-    expected_host = f"{answers['agent_name']}.{answers['organization']}"
-    bins = sorted((root / "twiml").glob("*.xml"))
-    if not bins:
-        raise InvalidAgent("twiml/ holds no TwiML Bin")
-    for path in bins:
-        stream = ElementTree.parse(path).getroot().find("Connect/Stream")
-        if stream is None or stream.get("url") != pipecat_cloud_stream_url(answers["region"]):
-            raise InvalidAgent(f"twiml/{path.name} does not stream to the region's Pipecat Cloud URL")
-        parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
-        if parameters.get("_pipecatCloudServiceHost") != expected_host:
-            raise InvalidAgent(f"twiml/{path.name} does not route to {expected_host}")
-
-
-def check_deploy_config(root: Path, answers: dict) -> None:
-    config = tomllib.loads((root / "pcc-deploy.toml").read_text())
-    if config.get("agent_name") != answers["agent_name"] or config.get("region") != answers["region"]:
-        raise InvalidAgent("pcc-deploy.toml does not name this agent and region")
+    found = check_config.problems()
+    if found:
+        raise InvalidAgent(found[0])
+    if (twiml.AGENT_NAME, twiml.ORGANIZATION, twiml.REGION) != (
+        answers["agent_name"],
+        answers["organization"],
+        answers["region"],
+    ):
+        raise InvalidAgent("phone/twiml.py does not hold the agent, organization and region answered")
 
 
 def check_dockerfile(root: Path) -> str:
@@ -125,8 +132,7 @@ def check_dockerfile(root: Path) -> str:
 def validate(root: Path, answers: dict) -> list[str]:
     check_no_jinja_left(root)
     python = check_python(root)
-    check_twiml(root, answers)
-    check_deploy_config(root, answers)
+    check_config_files(answers)
     return [python, "TwiML Bins and pcc-deploy.toml parse and match the answers", check_dockerfile(root)]
 
 
@@ -183,10 +189,12 @@ def main() -> None:
         remove_dtmf_files(root)
     if ANSWERS["outbound_calls"] == "no":
         remove_outbound_files(root)
+    if ANSWERS["ci"] == "no":
+        remove_ci_files(root)
     try:
         write_twiml_bins()
         results = validate(root, ANSWERS)
-    except (InvalidAgent, SyntaxError, ElementTree.ParseError, tomllib.TOMLDecodeError) as error:
+    except (InvalidAgent, SyntaxError) as error:
         print(f"error: the generated agent failed validation: {error}", file=sys.stderr)
         sys.exit(1)
     name = ANSWERS["agent_name"]

@@ -188,6 +188,7 @@ RULES = {
     "call_recording": yes_or_no_problem("call_recording"),
     "dtmf_input": yes_or_no_problem("dtmf_input"),
     "outbound_calls": yes_or_no_problem("outbound_calls"),
+    "ci": yes_or_no_problem("ci"),
     "deploy": yes_or_no_problem("deploy"),
 }
 QUESTIONS = tuple(RULES)

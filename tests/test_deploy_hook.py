@@ -153,8 +153,8 @@ def test_without_the_cli_it_generates_and_says_why_not(output, cloud, tmp_path):
 
 
 def test_a_project_that_fails_validation_is_never_deployed(output, cloud):
-    # A leftover template tag in the agent folder fails the hook's validation.
-    (output / "phone-agent" / "notes.md").write_text("Ask {{ cookiecutter.agent_name }} later\n")
+    # A module of the team's in the agent folder that ruff refuses fails the hook's validation.
+    (output / "phone-agent" / "notes.py").write_text("def unfinished(:\n")
     result = generate(output, cloud)
     assert result.returncode != 0
     assert "failed validation" in result.stderr

@@ -77,7 +77,7 @@ class Terminal:
 
 
 MENU_QUESTIONS = {"region", "stt", "llm", "tts", "call_transfer", "call_recording", "dtmf_input"}
-MENU_QUESTIONS |= {"outbound_calls", "deploy"}
+MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy"}
 
 
 def terminal_env(**extra: str) -> dict[str, str]:
@@ -146,6 +146,8 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     term.answer("call_recording")
     term.answer("dtmf_input")
     term.answer("outbound_calls")
+    ci_menu = term.answer("ci")  # its default, yes, comes first
+    assert re.search(r"1 - yes\s+2 - no", ci_menu)
     term.answer("deploy")
     assert term.finish() == 0
     transcript = term.transcript
@@ -170,7 +172,7 @@ def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path
     reason = term.refused("transfer_number", "555-0100")
     assert reason == "transfer_number '555-0100' is not an E.164 number such as +15555550100"
     term.child.sendline("+15555550123")
-    for name in ("call_recording", "dtmf_input", "outbound_calls", "deploy"):
+    for name in ("call_recording", "dtmf_input", "outbound_calls", "ci", "deploy"):
         term.answer(name)
     assert term.finish() == 0
     assert "+15555550123" in (tmp_path / "out" / "phone-agent" / ".env.example").read_text()
@@ -340,7 +342,7 @@ def test_several_organizations_are_a_menu(cloud, terminal, tmp_path):
     term.child.sendline("3")
     for name in ("region", "stt", "llm", "tts", "system_prompt", "greeting", "min_agents", "max_agents"):
         term.answer(name)
-    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "deploy"):
+    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "ci", "deploy"):
         term.answer(name)
     assert term.finish() == 0
     assert bin_host(tmp_path / "out" / "phone-agent") == "phone-agent.globex-5678"
@@ -402,7 +404,7 @@ def test_a_bad_value_given_on_the_command_line_is_asked_for_at_a_terminal(termin
     assert "1 - cartesia: Cartesia" in tts_menu  # the catalog's order: nothing is taken for the bad value
     for name in ("system_prompt", "greeting", "min_agents", "max_agents"):
         term.answer(name)
-    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls"):
+    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "ci"):
         term.answer(name)
     term.child.expect_exact("deploy 'No' must be yes or no: try again")
     deploy_menu = term.answer("deploy")  # Enter: the menu's first choice
