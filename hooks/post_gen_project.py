@@ -32,6 +32,8 @@ class InvalidAgent(Exception):
 def from_template(root: Path) -> list[Path]:
     """The agent's files and folders that the template wrote. Regenerating over an agent folder
     (--overwrite-if-exists) leaves its .venv and the team's own files there: not the template's to check."""
+    if "_repo_dir" not in ANSWERS:  # cruft, which renders into an empty temporary folder
+        return list(root.rglob("*"))
     template = Path(ANSWERS["_repo_dir"]) / TEMPLATE_FOLDER
     found = [root / path.relative_to(template) for path in template.rglob("*")]
     return [path for path in found if path.exists()]
