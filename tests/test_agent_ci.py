@@ -34,8 +34,8 @@ def test_the_workflow_is_valid_and_its_expressions_survive_rendering(bake):
     test, deploy = workflow["jobs"]["test"], workflow["jobs"]["deploy"]
     test_commands = [step["run"] for step in test["steps"] if "run" in step]
     assert test_commands == [
-        "uvx pre-commit@4.7.0 run --all-files --show-diff-on-failure",
         "uv sync --locked",
+        "uv run pre-commit run --all-files --show-diff-on-failure",
         "uv run pytest",
     ]
     assert "if" not in test and "secrets." not in str(test)
