@@ -17,7 +17,9 @@ EXPECTED = {
     "uv run python -m commands.simulate --wav tests/audio/question.wav": re.compile(
         r"greeting: first bot audio.*turn 1: first reply audio, latency \d+ ms.*caller hangs up", re.DOTALL
     ),
-    "uv run pre-commit install": re.compile(r"^pre-commit installed at \.git/hooks/pre-commit$", re.MULTILINE),
+    "uv run pre-commit install": re.compile(
+        r"^pre-commit installed at \.git/hooks/pre-commit$", re.MULTILINE
+    ),
 }
 
 
