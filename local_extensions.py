@@ -115,6 +115,10 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
         "refuse closes the stream"
     )
     found.append(SettingRecord(calls, "UNCONFIRMED_CALLS", about, "accept", choices=("accept", "refuse")))
+    about = "seconds of silence from the caller before the bot checks in; a second one ends the call; 0: off"
+    found.append(SettingRecord(calls, "IDLE_TIMEOUT_SECS", about, "10"))
+    about = "the longest a call lasts: the bot wraps up shortly before, then ends it"
+    found.append(SettingRecord(calls, "MAX_CALL_SECS", about, str(int(answers["max_call_minutes"]) * 60)))
     if answers["call_transfer"] == "yes":
         number = answers["transfer_number"]
         found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
@@ -181,6 +185,8 @@ def agent_records(answers) -> dict:
         "settings": list(settings.values()),
         "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
         "options": {option: answers[option] == "yes" for option in OPTIONS},
+        # pcc-deploy.toml's max_session_duration: the call's limit plus the margin to end it.
+        "max_session_secs": int(answers["max_call_minutes"]) * 60 + int(answers["_call_end_margin_secs"]),
     }
 
 

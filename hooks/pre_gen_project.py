@@ -21,10 +21,18 @@ MAX_GREETING = 300
 # Pipecat Cloud caps a deployment's pool at 50 agents unless support raises it (its scaling docs, and
 # `pipecat cloud deploy --help`: "default cap 50, contact support to raise").
 MAX_AGENTS_CAP = 50
+# Pipecat Cloud's longest session (max_session_duration in pcc-deploy.toml).
+MAX_SESSION_SECS = 14400
 # A count in ASCII digits without a leading zero ("²" and "٣" pass str.isdigit()), short enough for int().
 COUNT = re.compile(r"0|[1-9][0-9]{0,5}")
 # Facts the template keeps in cookiecutter.json, which the checks below and the agent read.
-TEMPLATE_FACTS = ("_providers", "_regions", "_phone_number_pattern", "_placeholder_organization")
+TEMPLATE_FACTS = (
+    "_providers",
+    "_regions",
+    "_phone_number_pattern",
+    "_placeholder_organization",
+    "_call_end_margin_secs",
+)
 # Jinja's openers, built from pieces so that cookiecutter, which renders this file, does not read them.
 TEMPLATE_OPENERS = tuple("{" + second for second in ("{", "%", "#"))
 
@@ -149,6 +157,18 @@ def max_agents_problem(answers: dict) -> str | None:
     return None
 
 
+def max_call_minutes_problem(answers: dict) -> str | None:
+    # The session outlasts the call by a margin, so that the platform never cuts the call first.
+    cap = (MAX_SESSION_SECS - int(answers["_call_end_margin_secs"])) // 60
+    minutes = count(answers["max_call_minutes"])
+    if minutes is None or not 1 <= minutes <= cap:
+        return (
+            f"max_call_minutes {shown(answers['max_call_minutes'])} must be a whole number from 1 to {cap} "
+            f"({DIGITS}); Pipecat Cloud ends a session after {MAX_SESSION_SECS // 3600} hours"
+        )
+    return None
+
+
 def yes_or_no_problem(option: str):
     def check(answers: dict) -> str | None:
         # Plain yes/no strings: cookiecutter's own booleans end a bad value in a traceback.
@@ -183,6 +203,7 @@ RULES = {
     "greeting": greeting_problem,
     "min_agents": min_agents_problem,
     "max_agents": max_agents_problem,
+    "max_call_minutes": max_call_minutes_problem,
     "call_transfer": yes_or_no_problem("call_transfer"),
     "transfer_number": transfer_number_problem,
     "call_recording": yes_or_no_problem("call_recording"),

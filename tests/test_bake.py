@@ -116,7 +116,9 @@ def test_bake_is_valid_and_builds(bake, answers):
 
 
 def test_deploy_config_loads_with_pipecatcloud(bake, monkeypatch):
-    project = bake(agent_name="loader-check", region="eu-central", min_agents="0", max_agents="3")
+    project = bake(
+        agent_name="loader-check", region="eu-central", min_agents="0", max_agents="3", max_call_minutes="238"
+    )
     import pipecatcloud.cli.config as cli_config
     from pipecatcloud._utils.deploy_utils import load_deploy_config_file
 
@@ -130,6 +132,9 @@ def test_deploy_config_loads_with_pipecatcloud(bake, monkeypatch):
     assert config.scaling.min_agents == 0
     # Also what `pipecat cloud deploy` sends as the pool's cap.
     assert config.scaling.max_agents == 3
+    # The longest call the template accepts, plus the margin to end it: Pipecat Cloud's own cap, 4 hours.
+    assert config.max_session_duration == 238 * 60 + 120 == 14400
+    assert "# optional, default 14280: the longest a call lasts" in project.text(".env.example")
 
 
 def test_system_prompt_with_quotes_and_newlines_reaches_the_bot_exactly(bake):

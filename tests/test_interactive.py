@@ -140,6 +140,7 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     assert term.refused("min_agents", "²").startswith("min_agents '²' must be a whole number")
     term.child.sendline("0")
     term.answer("max_agents")
+    term.answer("max_call_minutes")
     transfer_menu = term.answer("call_transfer")  # Enter: the default, no
     assert re.search(r"1 - no\s+2 - yes", transfer_menu)
     # The next question is the recording's: no transfer number after a "no" to transfers.
@@ -167,6 +168,7 @@ def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path
         term.answer(name)
     term.answer("min_agents")
     term.answer("max_agents")
+    term.answer("max_call_minutes")
     term.answer("call_transfer", "2")
     term.question("transfer_number")
     reason = term.refused("transfer_number", "555-0100")
@@ -193,6 +195,7 @@ TYPED_BAD_ANSWERS = {
     "greeting": ["  ", "{{ 7 * 7 }}"],
     "min_agents": ["²", "-1", "01", "51", "two"],
     "max_agents": ["0", "51", "٣"],
+    "max_call_minutes": ["0", "239", "1.5"],
 }
 
 
@@ -342,6 +345,7 @@ def test_several_organizations_are_a_menu(cloud, terminal, tmp_path):
     term.child.sendline("3")
     for name in ("region", "stt", "llm", "tts", "system_prompt", "greeting", "min_agents", "max_agents"):
         term.answer(name)
+    term.answer("max_call_minutes")
     for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "ci", "deploy"):
         term.answer(name)
     assert term.finish() == 0
@@ -402,7 +406,7 @@ def test_a_bad_value_given_on_the_command_line_is_asked_for_at_a_terminal(termin
     term.child.expect(r"  (tts 'espeak' is not a provider.*): try again")
     tts_menu = term.answer("tts", "2")
     assert "1 - cartesia: Cartesia" in tts_menu  # the catalog's order: nothing is taken for the bad value
-    for name in ("system_prompt", "greeting", "min_agents", "max_agents"):
+    for name in ("system_prompt", "greeting", "min_agents", "max_agents", "max_call_minutes"):
         term.answer(name)
     for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "ci"):
         term.answer(name)

@@ -14,12 +14,14 @@ from call_control.dtmf import KeypadInput
 {%- endif %}
 from call_control.end_call import EndCall
 from call_control.feature import CallFeature
+from call_control.idle_caller import IdleCaller
 {%- if options.outbound_calls %}
 from call_control.outbound import CalleeSpeaksFirst
 {%- endif %}
 {%- if options.call_recording %}
 from call_control.recording import Recording
 {%- endif %}
+from call_control.time_limit import TimeLimit
 {%- if options.call_transfer %}
 from call_control.transfer import Transfer
 {%- endif %}
@@ -44,6 +46,8 @@ def call_features(call: TwilioCall) -> list[CallFeature]:
     """The call-control options this agent was generated with, one line each."""
     return [
         EndCall(call),
+        IdleCaller(call),
+        TimeLimit(call),
 {%- if options.call_transfer %}
         Transfer(call),
 {%- endif %}

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import FunctionCallResultProperties
 from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
 
@@ -35,6 +36,9 @@ class CallFeature:
 
     def watch(self, worker: PipelineWorker) -> None:
         """Called once the call's pipeline is built."""
+
+    def watch_caller(self, user_aggregator: LLMUserAggregator) -> None:
+        """Called with the aggregator of the caller's turns, whose events (pipecat's) a feature may handle."""
 
     async def on_connected(self) -> None:
         """Called as the call starts, once the greeting is under way."""

@@ -7,13 +7,19 @@ then sends the cached audio straight to Twilio before its pipeline has even star
 works: when the caller talks over it, the pipeline's `clear` empties Twilio's playback buffer.
 """
 
+import asyncio
+import time
 from collections.abc import Callable
 
 from loguru import logger
 from pipecat.audio.utils import create_file_resampler
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
     Frame,
     InterruptionFrame,
+    StartFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
     TTSStoppedFrame,
@@ -93,6 +99,41 @@ class Capture(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
+class CachedOpeningEnd(FrameProcessor):
+    """Says when the cached opening has played, as the output transport does for what it speaks itself.
+
+    Its BotStoppedSpeakingFrame, sent upstream, is what starts pipecat's user-idle timer after the opening.
+    Talking over the opening interrupts it, and the caller's turn goes on from there.
+    """
+
+    def __init__(self, playing_until: float) -> None:
+        super().__init__()
+        self._playing_until = playing_until
+        self._timer: asyncio.Task | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            self._timer = self.create_task(self._played())
+        elif isinstance(frame, (InterruptionFrame, EndFrame, CancelFrame)):
+            await self._stop_timer()
+        await self.push_frame(frame, direction)
+
+    async def cleanup(self) -> None:
+        await self._stop_timer()
+        await super().cleanup()
+
+    async def _stop_timer(self) -> None:
+        if self._timer:
+            await self.cancel_task(self._timer)
+            self._timer = None
+
+    async def _played(self) -> None:
+        await asyncio.sleep(max(0.0, self._playing_until - time.monotonic()))
+        self._timer = None
+        await self.push_frame(BotStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+
+
 class Greeting:
     """One call's opening: played from the cache at once, or else spoken live by the pipeline."""
 
@@ -102,6 +143,7 @@ class Greeting:
         # What the LLM is told when the call starts (call_control features may change both).
         self.instruction = instruction
         self.played_from_cache = False  # True once the caller is hearing it, sent ahead of the pipeline
+        self.playing_until = 0.0  # when the caller has heard all of it (time.monotonic())
 
     async def play_cached(self, call: TwilioCall) -> None:
         """Sends the cached opening to Twilio now, ahead of the pipeline, when there is one."""
@@ -109,10 +151,14 @@ class Greeting:
         if audio:
             await send_audio_now(call, audio)
             self.played_from_cache = True
+            self.playing_until = time.monotonic() + len(audio) / (2 * TWILIO_SAMPLE_RATE)
 
     def processors(self) -> list[FrameProcessor]:
-        """Placed after the TTS: until the opening is cached, the first one spoken live is kept."""
-        return [Capture(self.spoken, self.phrases)] if self.phrases and not self.played_from_cache else []
+        """Placed after the TTS: until the opening is cached, the first one spoken live is kept; once it
+        is, the pipeline learns when it has played."""
+        if self.played_from_cache:
+            return [CachedOpeningEnd(self.playing_until)]
+        return [Capture(self.spoken, self.phrases)] if self.phrases else []
 
     async def start(self, context: LLMContext, worker: PipelineWorker) -> None:
         """The LLM learns what the caller heard; an opening not played from the cache is spoken now."""

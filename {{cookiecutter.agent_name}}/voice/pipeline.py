@@ -60,4 +60,5 @@ def build_pipeline(
     )
     for feature in features:
         feature.watch(worker)
+        feature.watch_caller(user_aggregator)
     return worker, context
