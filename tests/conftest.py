@@ -115,7 +115,9 @@ class BakedProject:
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args, timeout=900
         )
         summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        # The failures' own sections, which -rA's list of passed tests would push out of the message.
+        failures = result.stdout.partition("= FAILURES =")[2].partition("short test summary info")[0]
+        assert result.returncode == 0, failures[-8000:] + result.stdout[-3000:] + result.stderr[-2000:]
         assert "skipped" not in summary and "failed" not in summary, summary
         return result
 

@@ -161,6 +161,14 @@ def test_a_signed_upgrade_is_accepted_and_the_caller_greeted(server, fakes):
     assert APOLOGY not in fakes.spoken()
 
 
+def exit_code(server: AgentServer, within_secs: float = 30) -> int:
+    """The server's exit code once it stops; a server still running shows its log's end in the failure."""
+    try:
+        return server.process.wait(within_secs)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the server still runs {within_secs:g} s later; its log ends:\n{server.log()[-3000:]}")
+
+
 def test_sigterm_lets_the_call_in_progress_end_then_the_server_exits_0(fresh_server, fakes):
     server = fresh_server("server", PUBLIC_URL=PUBLIC_URL, SERVER_WORKERS=str(WORKERS))
     fakes.caller_will_say(QUESTION)
@@ -184,7 +192,7 @@ def test_sigterm_lets_the_call_in_progress_end_then_the_server_exits_0(fresh_ser
             await caller.hang_up()
 
     run(scenario())
-    assert server.process.wait(30) == 0
+    assert exit_code(server) == 0
     log = server.log()
     assert "1 call(s) in progress carry on" in log
     assert "No call in progress: stopping" in log
@@ -201,7 +209,7 @@ def test_a_call_still_going_at_the_drain_timeout_is_ended_and_the_server_exits_0
             await wait_until(lambda: caller.closed, timeout=10, what="the server to end the call")
 
     run(scenario())
-    assert server.process.wait(30) == 0
+    assert exit_code(server) == 0
     assert "DRAIN_TIMEOUT_SECS passed: ending the 1 call(s) in progress" in server.log()
 
 
