@@ -13,7 +13,6 @@ and skipped, and the other agents are still generated.
 
 import argparse
 import difflib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 try:
     import yaml  # cookiecutter depends on PyYAML
     from cookiecutter.config import DEFAULT_CONFIG
+
+    from local_extensions import load_pre_gen_hook
 except ImportError:
     print(
         f"error: cookiecutter is not installed for {sys.executable}: run this script with the Python that "
@@ -90,16 +91,6 @@ def template_questions() -> tuple[str, ...]:
     """The questions the template asks: cookiecutter.json's keys, but for its private `_` ones."""
     context = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
     return tuple(key for key in context if not key.startswith("_"))
-
-
-def pre_gen_hook():
-    """hooks/pre_gen_project.py as a module, for its agent name rule."""
-    spec = importlib.util.spec_from_file_location(
-        "pre_gen_project", TEMPLATE_DIR / "hooks" / "pre_gen_project.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def unknown_key_problem(key, known: tuple[str, ...], where: str, what: str) -> str:
@@ -266,7 +257,7 @@ def main(argv: list[str]) -> int:
     except TeamFileError as problem:
         print(f"error: {team_file}: {problem}", file=sys.stderr)
         return FILE_PROBLEM_EXIT
-    agent_name_rule = pre_gen_hook()
+    agent_name_rule = load_pre_gen_hook()
     output_dir = arguments.output_dir
     failed = []
     for position, agent in enumerate(agents, start=1):

@@ -212,8 +212,8 @@ def _template_owned_sources() -> frozenset[str]:
     return frozenset(owned)
 
 
-def _pre_gen_hook():
-    """hooks/pre_gen_project.py as a module: its checks are the ones applied here."""
+def load_pre_gen_hook():
+    """hooks/pre_gen_project.py as a module: its checks apply here and in generate_agents.py."""
     spec = importlib.util.spec_from_file_location(
         "pre_gen_project", TEMPLATE_ROOT / "hooks" / "pre_gen_project.py"
     )
@@ -236,7 +236,7 @@ class AnswerGuard(Extension):
     def __init__(self, environment):
         super().__init__(environment)
         self._owned = _template_owned_sources()
-        self._hook = _pre_gen_hook()
+        self._hook = load_pre_gen_hook()
         self._catalog = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())
         # Rendered answer -> the answer as typed, for answers that Jinja's lexer changes (\r becomes \n).
         self._typed = {}
