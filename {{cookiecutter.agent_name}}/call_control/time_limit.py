@@ -5,45 +5,28 @@ margin beyond it, so Pipecat Cloud never cuts the call first."""
 import asyncio
 
 from loguru import logger
-from pipecat.frames.frames import CancelFrame, EndFrame, EndWorkerFrame, Frame, StartFrame, TTSSpeakFrame
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.frames.frames import EndWorkerFrame, TTSSpeakFrame
+from pipecat.processors.frame_processor import FrameProcessor
 
 import settings
 from call_control.feature import CallFeature
 from phone.stream import TwilioCall
 from phrases import TIME_LIMIT_GOODBYE, TIME_LIMIT_NOTICE
+from voice.call_timer import CallTimer
 
 # The notice comes this long before the limit, or a quarter of the call before it on a shorter one.
 NOTICE_BEFORE_LIMIT_SECS = 30.0
 
 
-class CallClock(FrameProcessor):
-    """Counts from the call's start, on the pipeline's own task manager, so the timer ends with the call."""
+class CallClock(CallTimer):
+    """Counts from the call's start: the notice, then the goodbye and the end at the limit."""
 
     def __init__(self, call: TwilioCall, limit_secs: float) -> None:
         super().__init__()
         self._call = call
         self._limit = limit_secs
-        self._timer: asyncio.Task | None = None
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, StartFrame):
-            self._timer = self.create_task(self._run_out())
-        elif isinstance(frame, (EndFrame, CancelFrame)):
-            await self._stop_timer()
-        await self.push_frame(frame, direction)
-
-    async def cleanup(self) -> None:
-        await self._stop_timer()
-        await super().cleanup()
-
-    async def _stop_timer(self) -> None:
-        if self._timer:
-            await self.cancel_task(self._timer)
-            self._timer = None
-
-    async def _run_out(self) -> None:
+    async def when_due(self) -> None:
         notice_before = min(NOTICE_BEFORE_LIMIT_SECS, self._limit / 4)
         await asyncio.sleep(self._limit - notice_before)
         logger.info(f"Call {self._call.call_sid}: {notice_before:g} s before the time limit, wrapping up")

@@ -15,11 +15,8 @@ from loguru import logger
 from pipecat.audio.utils import create_file_resampler
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
-    CancelFrame,
-    EndFrame,
     Frame,
     InterruptionFrame,
-    StartFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
     TTSStoppedFrame,
@@ -31,6 +28,7 @@ from pipecat.services.tts_service import TTSService
 
 from phone.stream import TWILIO_SAMPLE_RATE, TwilioCall, send_audio_now
 from startup.run_once import run_once
+from voice.call_timer import CallTimer
 
 SYNTHESIS_TIMEOUT_SECS = 15
 
@@ -99,38 +97,21 @@ class Capture(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-class CachedOpeningEnd(FrameProcessor):
+class CachedOpeningEnd(CallTimer):
     """Says when the cached opening has played, as the output transport does for what it speaks itself.
 
     Its BotStoppedSpeakingFrame, sent upstream, is what starts pipecat's user-idle timer after the opening.
     Talking over the opening interrupts it, and the caller's turn goes on from there.
     """
 
+    STOPPED_BY = (InterruptionFrame, *CallTimer.STOPPED_BY)
+
     def __init__(self, playing_until: float) -> None:
         super().__init__()
         self._playing_until = playing_until
-        self._timer: asyncio.Task | None = None
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, StartFrame):
-            self._timer = self.create_task(self._played())
-        elif isinstance(frame, (InterruptionFrame, EndFrame, CancelFrame)):
-            await self._stop_timer()
-        await self.push_frame(frame, direction)
-
-    async def cleanup(self) -> None:
-        await self._stop_timer()
-        await super().cleanup()
-
-    async def _stop_timer(self) -> None:
-        if self._timer:
-            await self.cancel_task(self._timer)
-            self._timer = None
-
-    async def _played(self) -> None:
+    async def when_due(self) -> None:
         await asyncio.sleep(max(0.0, self._playing_until - time.monotonic()))
-        self._timer = None
         await self.push_frame(BotStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
 
 
