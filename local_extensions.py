@@ -117,7 +117,7 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
     found.append(SettingRecord(calls, "UNCONFIRMED_CALLS", about, "accept", choices=("accept", "refuse")))
     about = "seconds of silence from the caller before the bot checks in; a second one ends the call; 0: off"
     found.append(SettingRecord(calls, "IDLE_TIMEOUT_SECS", about, "10"))
-    about = "the longest a call lasts: the bot wraps up shortly before, then ends it"
+    about = "the longest a call lasts: the bot wraps up shortly before, then ends it; 0: no limit of its own"
     found.append(SettingRecord(calls, "MAX_CALL_SECS", about, str(int(answers["max_call_minutes"]) * 60)))
     if answers["call_transfer"] == "yes":
         number = answers["transfer_number"]

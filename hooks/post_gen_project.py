@@ -68,7 +68,12 @@ def remove_outbound_files(root: Path) -> None:
 
 
 def remove_ci_files(root: Path) -> None:
-    shutil.rmtree(root / ".github")
+    """The workflow only: a team regenerating its agent may keep other files in .github/."""
+    workflow = root / ".github" / "workflows" / "ci.yml"
+    workflow.unlink()
+    for folder in (workflow.parent, workflow.parent.parent):
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def write_twiml_bins() -> None:

@@ -68,6 +68,17 @@ def test_ci_no_leaves_no_trace(bake):
     assert differing == {".pre-commit-config.yaml", "README.md"}
 
 
+def test_turning_ci_off_over_an_agent_keeps_the_teams_own_github_files(tmp_path):
+    generate = [tool("cookiecutter"), str(ROOT), "--no-input", "--overwrite-if-exists", "-o", str(tmp_path)]
+    run_checked([*generate, "ci=yes"], tmp_path)
+    dependabot = tmp_path / "phone-agent" / ".github" / "dependabot.yml"
+    dependabot.write_text("version: 2\n")
+    run_checked([*generate, "ci=no"], tmp_path)
+    assert not (tmp_path / "phone-agent" / WORKFLOW).exists()
+    assert not (tmp_path / "phone-agent" / ".github" / "workflows").exists()
+    assert dependabot.read_text() == "version: 2\n"
+
+
 def test_pre_commit_passes_in_a_fresh_agent_and_catches_a_secret_and_a_bad_bin(bake, tmp_path):
     agent = bake(ci="yes", call_transfer="yes", call_recording="yes")
     commit_all(agent.path, "a fresh agent")

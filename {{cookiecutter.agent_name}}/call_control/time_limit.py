@@ -24,15 +24,15 @@ class CallClock(CallTimer):
     def __init__(self, call: TwilioCall, limit_secs: float) -> None:
         super().__init__()
         self._call = call
-        self._limit = limit_secs
+        self.limit = limit_secs
 
     async def when_due(self) -> None:
-        notice_before = min(NOTICE_BEFORE_LIMIT_SECS, self._limit / 4)
-        await asyncio.sleep(self._limit - notice_before)
+        notice_before = min(NOTICE_BEFORE_LIMIT_SECS, self.limit / 4)
+        await asyncio.sleep(self.limit - notice_before)
         logger.info(f"Call {self._call.call_sid}: {notice_before:g} s before the time limit, wrapping up")
         await self.push_frame(TTSSpeakFrame(TIME_LIMIT_NOTICE))
         await asyncio.sleep(notice_before)
-        logger.info(f"Call {self._call.call_sid}: {self._limit:g} s, the time limit, ending the call")
+        logger.info(f"Call {self._call.call_sid}: {self.limit:g} s, the time limit, ending the call")
         await self.push_frame(TTSSpeakFrame(TIME_LIMIT_GOODBYE))
         await self.push_frame(EndWorkerFrame(reason="time limit"))
 
@@ -42,4 +42,5 @@ class TimeLimit(CallFeature):
         self._clock = CallClock(call, settings.MAX_CALL_SECS.seconds())
 
     def processors(self) -> list[FrameProcessor]:
-        return [self._clock]
+        # MAX_CALL_SECS=0 turns it off; max_session_duration in pcc-deploy.toml still ends the session.
+        return [self._clock] if self._clock.limit > 0 else []

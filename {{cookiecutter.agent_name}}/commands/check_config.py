@@ -51,8 +51,10 @@ def deploy_config_problems(path: Path = AGENT_DIR / "pcc-deploy.toml") -> list[s
     if not isinstance(config.get("secret_set"), str):
         found.append("pcc-deploy.toml names no secret_set")
     scaling = config.get("scaling", {})
-    counts = (scaling.get("min_agents", 0), scaling.get("max_agents"))
-    if not all(isinstance(count, int) for count in counts) or not 0 <= counts[0] <= counts[1]:
+    min_agents = scaling.get("min_agents", 0)
+    max_agents = scaling.get("max_agents", min_agents)  # optional on Pipecat Cloud
+    whole = all(isinstance(count, int) and not isinstance(count, bool) for count in (min_agents, max_agents))
+    if not whole or not 0 <= min_agents <= max_agents:
         found.append("pcc-deploy.toml [scaling] needs whole numbers with 0 <= min_agents <= max_agents")
     return found
 

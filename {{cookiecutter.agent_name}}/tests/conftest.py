@@ -1,5 +1,8 @@
 """Fixtures: every network peer faked on loopback, and the agent served both ways."""
 
+import re
+import time
+
 import pytest
 
 from tests.fakes.background import BackgroundServers
@@ -13,12 +16,26 @@ def fakes():
     servers.close()
 
 
+# How long a test's calls on the shared agent may take to end before the next test starts anyway.
+SETTLE_SECS = 10.0
+
+
+def calls_in_progress(log: str) -> set[str]:
+    return set(re.findall(r"Call (CA\w+) started", log)) - set(re.findall(r"Call (CA\w+) ended", log))
+
+
 @pytest.fixture(autouse=True)
 def fresh_script(request):
-    """Each test scripts its own caller and failures; nothing carries over."""
+    """Each test scripts its own caller and failures; nothing carries over, not even a call still ending
+    on the shared agent (which would speak into the next test's fakes)."""
     if "fakes" in request.fixturenames:
         request.getfixturevalue("fakes").reset()
     yield
+    if "agent" in request.fixturenames:
+        agent = request.getfixturevalue("agent")
+        deadline = time.monotonic() + SETTLE_SECS
+        while calls_in_progress(agent.log()) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 @pytest.fixture

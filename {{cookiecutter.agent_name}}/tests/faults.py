@@ -107,6 +107,8 @@ def assert_cut_cleanly(agent, fakes, kind: str, reach_the_point=None) -> tuple[F
 DEAD_AIR_LOG = "FAULT_DEAD_AIR_LOG"
 # On top of REPLY_TIMEOUT_SECS: the turn detection before it starts, and the fallback's first audio after.
 SPEAKING_ALLOWANCE_SECS = 1.0
+# pipecat sends audio a little ahead of its playback, and times a silence from its last send.
+SENT_AHEAD_SECS = 0.25
 JITTER_SECS = 0.02  # a gap this short between two media frames is not heard as silence
 
 

@@ -1,10 +1,13 @@
 """Outbound calls: the command places them through REST; the bot lets the callee speak first."""
 
 import asyncio
+import time
 
 from phone import twiml
-from tests.calling import assert_no_secret, new_caller, question, run, run_command
+from phrases import IDLE_GOODBYE, STILL_THERE
+from tests.calling import assert_no_secret, hang_ups_for, new_caller, question, run, run_command, wait_until
 from tests.fakes.twilio_rest import RestFailure
+from tests.faults import SENT_AHEAD_SECS, SPEAKING_ALLOWANCE_SECS, heard
 
 
 def test_outbound_command_places_a_call_with_inline_twiml(fakes):
@@ -59,3 +62,26 @@ def test_outbound_call_waits_for_the_callee_to_speak(agent, fakes):
     messages = fakes.openai.chat_requests[-1]["messages"]
     assert any("Alice" in str(message.get("content")) for message in messages)
     assert "Hi Alice, this is the clinic calling about your appointment." in fakes.spoken()
+
+
+def test_a_callee_who_never_speaks_is_checked_on_then_the_call_ends(fresh_server, fakes):
+    """No greeting starts the idle timer on a call the bot placed: the silence counts from the start, or
+    from the end of the recording notice, with call recording on."""
+    idle_secs = 2.0
+    server = fresh_server("cloud", IDLE_TIMEOUT_SECS=str(idle_secs))
+    parameters = {"direction": "outbound", "from_number": "+15550009999", "to_number": "+15557654321"}
+
+    async def scenario():
+        async with new_caller(server, parameters=parameters) as caller:
+            started = time.monotonic()
+            await caller.start()
+            await wait_until(lambda: caller.closed, timeout=30, what="the bot to end the call")
+            return caller, started
+
+    caller, started = run(scenario())
+    check_in = fakes.asked_to_speak(STILL_THERE, after=started)
+    assert check_in is not None, "a silent callee was never checked on"
+    opening_over = max((end for _, end in heard(caller) if end < check_in), default=started)
+    assert idle_secs - SENT_AHEAD_SECS <= check_in - opening_over <= idle_secs + SPEAKING_ALLOWANCE_SECS
+    assert fakes.asked_to_speak(IDLE_GOODBYE, after=check_in) is not None
+    assert len(hang_ups_for(fakes, caller)) == 1

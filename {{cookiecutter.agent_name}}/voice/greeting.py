@@ -14,6 +14,7 @@ from collections.abc import Callable
 from loguru import logger
 from pipecat.audio.utils import create_file_resampler
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
     InterruptionFrame,
@@ -97,14 +98,15 @@ class Capture(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-class CachedOpeningEnd(CallTimer):
-    """Says when the cached opening has played, as the output transport does for what it speaks itself.
+class OpeningEnd(CallTimer):
+    """Says when an opening the pipeline did not speak has played (the cached one, or none, on a call where
+    the callee speaks first), as the output transport does for what it speaks itself.
 
     Its BotStoppedSpeakingFrame, sent upstream, is what starts pipecat's user-idle timer after the opening.
-    Talking over the opening interrupts it, and the caller's turn goes on from there.
+    Talking over the opening interrupts it, and once the bot speaks live the transport says so itself.
     """
 
-    STOPPED_BY = (InterruptionFrame, *CallTimer.STOPPED_BY)
+    STOPPED_BY = (InterruptionFrame, BotStartedSpeakingFrame, *CallTimer.STOPPED_BY)
 
     def __init__(self, playing_until: float) -> None:
         super().__init__()
@@ -136,10 +138,10 @@ class Greeting:
 
     def processors(self) -> list[FrameProcessor]:
         """Placed after the TTS: until the opening is cached, the first one spoken live is kept; once it
-        is, the pipeline learns when it has played."""
+        is, or when there is none, the pipeline learns when the caller has heard it."""
         if self.played_from_cache:
-            return [CachedOpeningEnd(self.playing_until)]
-        return [Capture(self.spoken, self.phrases)] if self.phrases else []
+            return [OpeningEnd(self.playing_until)]
+        return [Capture(self.spoken, self.phrases)] if self.phrases else [OpeningEnd(time.monotonic())]
 
     async def start(self, context: LLMContext, worker: PipelineWorker) -> None:
         """The LLM learns what the caller heard; an opening not played from the cache is spoken now."""
