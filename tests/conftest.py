@@ -151,6 +151,12 @@ def bake(cookies):
     return _bake
 
 
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory) -> str:
+    """One pre-commit cache per test worker: the template's and the agents' hooks share environments."""
+    return str(tmp_path_factory.mktemp("pre-commit-home"))
+
+
 def tool(name: str) -> str:
     path = shutil.which(name) or str(Path(sys.executable).parent / name)
     assert Path(path).exists(), f"{name} is not installed in the test environment"

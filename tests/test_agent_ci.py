@@ -79,11 +79,11 @@ def test_turning_ci_off_over_an_agent_keeps_the_teams_own_github_files(tmp_path)
     assert dependabot.read_text() == "version: 2\n"
 
 
-def test_pre_commit_passes_in_a_fresh_agent_and_catches_a_secret_and_a_bad_bin(bake, tmp_path):
+def test_pre_commit_passes_in_a_fresh_agent_and_catches_a_secret_and_a_bad_bin(bake, pre_commit_home):
     agent = bake(ci="yes", call_transfer="yes", call_recording="yes")
     commit_all(agent.path, "a fresh agent")
     command = [tool("pre-commit"), "run", "--all-files"]
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    env = {**os.environ, "PRE_COMMIT_HOME": pre_commit_home}
     passed = agent.run(*command, timeout=600, env=env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     for hook in ("ruff check", "hadolint", "TwiML Bins and pcc-deploy.toml", "actionlint", "detect secrets"):

@@ -23,7 +23,7 @@ EXPECTED = {
 }
 
 
-def test_the_five_minute_path_runs_as_written(bake, tmp_path):
+def test_the_five_minute_path_runs_as_written(bake, pre_commit_home):
     agent = bake()
     readme = agent.text("README.md")
     commands = [line.split("#")[0].strip() for line in FIRST_MINUTES.search(readme)[1].splitlines()]
@@ -33,7 +33,7 @@ def test_the_five_minute_path_runs_as_written(bake, tmp_path):
     # A newcomer's shell: uv on PATH (here, the test environment's), no keys, no virtualenv active.
     env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    env["PRE_COMMIT_HOME"] = pre_commit_home
     for command, expected in EXPECTED.items():
         result = subprocess.run(
             shlex.split(command), cwd=agent.path, env=env, capture_output=True, text=True, timeout=600

@@ -12,11 +12,11 @@ def test_template_repo_passes_ruff():
         assert result.returncode == 0, result.stdout
 
 
-def test_pre_commit_passes_on_the_template_and_catches_a_bad_file(tmp_path):
+def test_pre_commit_passes_on_the_template_and_catches_a_bad_file(tmp_path, pre_commit_home):
     """`pre-commit run --all-files` with the repository's config: local hooks installed from PyPI."""
     template = template_repository(tmp_path)
     command = [tool("pre-commit"), "run", "--all-files"]
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    env = {**os.environ, "PRE_COMMIT_HOME": pre_commit_home}
     passed = subprocess.run(command, cwd=template, capture_output=True, text=True, timeout=600, env=env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     (template / "bench" / "notes.md").write_text("trailing space \n")
