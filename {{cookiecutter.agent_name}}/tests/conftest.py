@@ -1,11 +1,11 @@
 """Fixtures: every network peer faked on loopback, and the agent served both ways."""
 
-import re
 import time
 
 import pytest
 
 from tests.fakes.background import BackgroundServers
+from tests.faults import calls_in_progress
 from tests.harness import AgentServer, start_fakes
 
 
@@ -20,10 +20,6 @@ def fakes():
 SETTLE_SECS = 10.0
 
 
-def calls_in_progress(log: str) -> set[str]:
-    return set(re.findall(r"Call (CA\w+) started", log)) - set(re.findall(r"Call (CA\w+) ended", log))
-
-
 @pytest.fixture(autouse=True)
 def fresh_script(request):
     """Each test scripts its own caller and failures; nothing carries over, not even a call still ending
@@ -34,7 +30,7 @@ def fresh_script(request):
     if "agent" in request.fixturenames:
         agent = request.getfixturevalue("agent")
         deadline = time.monotonic() + SETTLE_SECS
-        while calls_in_progress(agent.log()) and time.monotonic() < deadline:
+        while calls_in_progress(agent) and time.monotonic() < deadline:
             time.sleep(0.1)
 
 
