@@ -131,9 +131,10 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "TWILIO_AUTH_TOKEN": FAKE_TWILIO_AUTH_TOKEN,
         "TWILIO_API_BASE_URL": f"http://{hosts['twilio']}",
         "FAKE_OPENAI_URL": f"http://{hosts['openai']}/v1",
-        # Fail over quickly, so the failure tests stay short.
+        # Fail over quickly, so the failure tests stay short; a slow answer (SLOW_TWILIO_ANSWER_SECS)
+        # must still beat the REST timeout on a loaded machine.
         "REPLY_TIMEOUT_SECS": "2",
-        "TWILIO_API_TIMEOUT_SECS": "1",
+        "TWILIO_API_TIMEOUT_SECS": "2",
         **{key: fake_key(key) for key in PROVIDER_KEYS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
     }

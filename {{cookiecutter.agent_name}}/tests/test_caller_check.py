@@ -7,11 +7,13 @@ import pytest
 
 from tests.calling import (
     QUESTION,
+    SLOW_TWILIO_ANSWER_SECS,
     hang_ups_for,
     hear_greeting,
     new_caller,
     question,
     requests_for,
+    rest_failure,
     run,
     wait_until,
 )
@@ -76,7 +78,7 @@ def test_a_call_sid_that_is_not_one_never_reaches_a_rest_url(agent, fakes):
 def test_the_greeting_does_not_wait_for_twilio(agent, fakes):
     fakes.caller_will_say(QUESTION)
     fakes.openai.answers = {QUESTION: "We open at nine tomorrow."}
-    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=0.8)  # a slow, then true, answer
+    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=SLOW_TWILIO_ANSWER_SECS)
 
     async def scenario():
         async with new_caller(agent) as caller:
@@ -89,7 +91,7 @@ def test_the_greeting_does_not_wait_for_twilio(agent, fakes):
 
     caller, first_audio_at = run(scenario())
     check = next(r for r in requests_for(fakes, caller) if r.method == "GET")
-    assert first_audio_at < check.at + 0.8  # heard before Twilio had answered
+    assert first_audio_at < check.at + SLOW_TWILIO_ANSWER_SECS  # heard before Twilio had answered
     assert f"Call {caller.call_sid}: confirmed by Twilio" in agent.log()
     assert "We open at nine tomorrow." in fakes.spoken()
 
@@ -117,7 +119,7 @@ def test_a_twilio_outage_keeps_real_callers_by_default(agent, fakes):
 def test_a_twilio_outage_refuses_calls_when_so_set(fresh_server, fakes):
     server = fresh_server("cloud", UNCONFIRMED_CALLS="refuse")
     fakes.caller_will_say(QUESTION)
-    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=3)  # no answer within 1 s
+    fakes.twilio.failure = rest_failure("rest-timeout", match="GET")
     caller = new_caller(server)
     before = provider_requests(fakes)
 
@@ -125,8 +127,10 @@ def test_a_twilio_outage_refuses_calls_when_so_set(fresh_server, fakes):
         async with caller:
             return await forged_call(caller)
 
-    # The REST timeout (TWILIO_API_TIMEOUT_SECS, 1 s in the tests), then the close.
-    assert run(scenario()) < 1.0 + CLOSED_WITHIN_SECS
+    # The REST timeout, then the close.
+    api_timeout = fakes.env["TWILIO_API_TIMEOUT_SECS"]
+    assert run(scenario()) < float(api_timeout) + CLOSED_WITHIN_SECS
     assert provider_requests(fakes) == before
-    assert f"Call {caller.call_sid}: refused: not confirmed (Twilio did not answer within 1s" in server.log()
+    refused = f"Call {caller.call_sid}: refused: not confirmed (Twilio did not answer within {api_timeout}s"
+    assert refused in server.log()
     assert "UNCONFIRMED_CALLS is refuse" in server.log()

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from tests.calling import INBOUND, new_caller, requests_for, run, wait_until
+from tests.calling import INBOUND, SLOW_TWILIO_ANSWER_SECS, new_caller, requests_for, run, wait_until
 from tests.fakes.twilio_rest import RestFailure
 
 
@@ -23,7 +23,7 @@ def test_dtmf_digits_and_pound_become_one_llm_message(agent, fakes):
 
 
 def test_digits_wait_until_twilio_confirms_the_call(agent, fakes):
-    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=0.8)  # a slow, then true, answer
+    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=SLOW_TWILIO_ANSWER_SECS)
 
     async def scenario():
         async with new_caller(agent, parameters=INBOUND) as caller:
@@ -37,11 +37,11 @@ def test_digits_wait_until_twilio_confirms_the_call(agent, fakes):
 
     caller, reached_llm_at = run(scenario())
     check = next(r for r in requests_for(fakes, caller) if r.method == "GET")
-    assert reached_llm_at > check.at + 0.8  # held until Twilio had answered
+    assert reached_llm_at > check.at + SLOW_TWILIO_ANSWER_SECS  # held until Twilio had answered
 
 
 def test_digits_of_a_forged_stream_never_reach_the_llm(agent, fakes):
-    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=0.8)
+    fakes.twilio.failure = RestFailure(match="GET", status=None, delay=SLOW_TWILIO_ANSWER_SECS)
     caller = new_caller(agent, registered=False, parameters=INBOUND)
 
     async def scenario():
