@@ -122,6 +122,13 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
     if answers["call_transfer"] == "yes":
         number = answers["transfer_number"]
         found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
+    reports = "Call reports: a JSON record of each call, logged and optionally POSTed"
+    about = "an https:// endpoint (your CRM's) that receives each call's record as a JSON POST"
+    found.append(SettingRecord(reports, "CALL_REPORT_URL", about))
+    about = "seconds the endpoint may take to answer; a failure or a timeout is retried once"
+    found.append(SettingRecord(reports, "CALL_REPORT_TIMEOUT_SECS", about, "5"))
+    about = "yes adds what the caller and the bot said: personal data, so off unless you need it"
+    found.append(SettingRecord(reports, "CALL_REPORT_TRANSCRIPT", about, "no", choices=("no", "yes")))
     server = "Self-hosted server (server.py; Pipecat Cloud does not read these)"
     found += [
         SettingRecord(server, "PUBLIC_URL", "required by server.py: the https:// address Twilio calls"),

@@ -9,7 +9,9 @@ and calls `bot()` once per call. Locally, `python bot.py -t twilio -x <public-ho
 from loguru import logger
 from pipecat.runner.types import WebSocketRunnerArguments
 from pipecat.workers.runner import WorkerRunner
-{% if options.dtmf_input %}
+
+from call_control.call_report import CallReport
+{%- if options.dtmf_input %}
 from call_control.dtmf import KeypadInput
 {%- endif %}
 from call_control.end_call import EndCall
@@ -26,7 +28,7 @@ from call_control.time_limit import TimeLimit
 from call_control.transfer import Transfer
 {%- endif %}
 from phone.caller_check import ConfirmedCall
-from phone.stream import TwilioCall, TwilioStreamError, accept_twilio_call
+from phone.stream import EndedBy, TwilioCall, TwilioStreamError, accept_twilio_call
 from phrases import GREETED, OPENING
 from startup.process import AgentProcess
 from voice.greeting import Greeting
@@ -45,6 +47,7 @@ async def readyz() -> bool:
 def call_features(call: TwilioCall) -> list[CallFeature]:
     """The call-control options this agent was generated with, one line each."""
     return [
+        CallReport(call),
         EndCall(call),
         IdleCaller(call),
         TimeLimit(call),
@@ -94,6 +97,7 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
     @call.transport.event_handler("on_client_disconnected")
     async def caller_hung_up(transport, websocket):
         logger.info(f"Call {call.call_sid}: the caller hung up")
+        call.ends_as(EndedBy.CALLER)
         await worker.cancel()
 
     # call_ended() cancels what the call left running, rather than pipecat's runner warning of it.
@@ -103,6 +107,8 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
         await runner.run()
     finally:
         await process.call_ended(services, runner.task_manager)
+        for feature in features:
+            await feature.on_ended()
     logger.info(f"Call {call.call_sid} ended")
 
 

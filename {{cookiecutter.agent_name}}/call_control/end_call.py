@@ -6,7 +6,7 @@ from pipecat.frames.frames import EndWorkerFrame, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 
 from call_control.feature import NO_LLM_RUN, CallFeature, tool
-from phone.stream import TwilioCall
+from phone.stream import EndedBy, TwilioCall
 from phrases import GOODBYE
 
 
@@ -21,6 +21,7 @@ class EndCall(CallFeature):
     async def end_call(self, params: FunctionCallParams) -> None:
         """Says goodbye, then ends the pipeline; the Twilio serializer then hangs up through REST, once."""
         logger.info(f"Call {self._call.call_sid}: the LLM ended the call")
+        self._call.ends_as(EndedBy.BOT)
         await params.result_callback({"status": "ending the call"}, properties=NO_LLM_RUN)
         await params.llm.push_frame(TTSSpeakFrame(GOODBYE))
         # Pushed downstream behind the goodbye, so the caller hears it before the line closes.

@@ -42,3 +42,6 @@ class CallFeature:
 
     async def on_connected(self) -> None:
         """Called as the call starts, once the greeting is under way."""
+
+    async def on_ended(self) -> None:
+        """Called once the call has ended and its services are released."""

@@ -12,7 +12,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMUserAggrega
 
 import settings
 from call_control.feature import CallFeature
-from phone.stream import TwilioCall
+from phone.stream import EndedBy, TwilioCall
 from phrases import IDLE_GOODBYE, STILL_THERE
 
 
@@ -44,6 +44,7 @@ class IdleCaller(CallFeature):
             await aggregator.push_frame(TTSSpeakFrame(STILL_THERE))
             return
         logger.info(f"Call {self._call.call_sid}: silent again after the check-in, ending the call")
+        self._call.ends_as(EndedBy.IDLE)
         await aggregator.push_frame(TTSSpeakFrame(IDLE_GOODBYE))
         # Behind the goodbye, so the caller hears it before the line closes.
         await aggregator.push_frame(EndWorkerFrame(reason="idle caller"))

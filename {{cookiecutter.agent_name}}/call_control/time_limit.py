@@ -10,7 +10,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 import settings
 from call_control.feature import CallFeature
-from phone.stream import TwilioCall
+from phone.stream import EndedBy, TwilioCall
 from phrases import TIME_LIMIT_GOODBYE, TIME_LIMIT_NOTICE
 from voice.call_timer import CallTimer
 
@@ -33,6 +33,7 @@ class CallClock(CallTimer):
         await self.push_frame(TTSSpeakFrame(TIME_LIMIT_NOTICE))
         await asyncio.sleep(notice_before)
         logger.info(f"Call {self._call.call_sid}: {self.limit:g} s, the time limit, ending the call")
+        self._call.ends_as(EndedBy.TIME_LIMIT)
         await self.push_frame(TTSSpeakFrame(TIME_LIMIT_GOODBYE))
         await self.push_frame(EndWorkerFrame(reason="time limit"))
 

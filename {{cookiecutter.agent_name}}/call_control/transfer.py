@@ -24,7 +24,7 @@ import settings
 from call_control.feature import NO_LLM_RUN, CallFeature, tool
 from phone.numbers import is_phone_number
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
-from phone.stream import TwilioCall
+from phone.stream import EndedBy, TwilioCall
 from phone.twiml import document
 from phrases import TRANSFER_FAILED, TRANSFERRING
 
@@ -108,6 +108,7 @@ class Transfer(CallFeature):
             await params.llm.push_frame(uninterruptible_speech(TRANSFER_FAILED))
             return
         logger.info(f"Call {self._call.call_sid}: transferred to {number}")
+        self._call.ends_as(EndedBy.TRANSFER)
         # Twilio now runs the <Dial>: ending the pipeline must not hang the transferred caller up.
         self._call.serializer.keep_call_alive()
         await params.result_callback({"transferred": True}, properties=NO_LLM_RUN)

@@ -19,7 +19,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 import settings
 from call_control.feature import CallFeature
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
-from phone.stream import TwilioCall
+from phone.stream import EndedBy, TwilioCall
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 # Answers that deny the call; any other failure means Twilio could not say.
@@ -88,6 +88,7 @@ class ConfirmedCall(CallFeature):
                 return True
             reason = f"not confirmed ({error}), and UNCONFIRMED_CALLS is {policy}"
         logger.warning(f"Call {sid}: refused: {reason}")
+        self._call.ends_as(EndedBy.REFUSED)
         # Not ours to end: whatever the CallSid names, no hang-up is sent for it.
         self._call.serializer.keep_call_alive()
         if self._running:

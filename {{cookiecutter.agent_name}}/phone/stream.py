@@ -11,6 +11,7 @@ import binascii
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from fastapi import WebSocket, WebSocketDisconnect
 from loguru import logger
@@ -135,6 +136,18 @@ class CallSerializer(TwilioFrameSerializer):
             logger.warning(f"Call {self._call}: ignoring {ignored} from Twilio, and any more like it")
 
 
+class EndedBy(StrEnum):
+    """Who or what ended a call, as its report says."""
+
+    CALLER = "caller"  # the far end hung up (or the line dropped)
+    BOT = "bot"  # the end_call tool
+    TRANSFER = "transfer"
+    IDLE = "idle"  # the caller stayed silent after the check-in
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"  # the providers failed, or the call ended for no reason above
+    REFUSED = "refused"  # Twilio did not confirm the stream as a live call of this account
+
+
 @dataclass
 class TwilioCall:
     call_sid: str
@@ -145,6 +158,15 @@ class TwilioCall:
     parameters: dict[str, str] = field(default_factory=dict)
     # Twilio's verdict on the CallSid (phone/caller_check.py): True once confirmed, False if refused.
     confirmation: asyncio.Future[bool] | None = None
+    ended_by: EndedBy | None = None
+    # What the bot found wrong during the call (a provider that failed it), for the call report.
+    errors: list[str] = field(default_factory=list)
+
+    def ends_as(self, cause: EndedBy) -> None:
+        """Records why the call ends: the first cause the bot acts on wins. A hang-up counts only when
+        nothing else ended the call first, since Twilio closes the stream after a transfer too."""
+        if self.ended_by in (None, EndedBy.CALLER):
+            self.ended_by = cause
 
     async def confirmed(self) -> bool:
         """Waits for Twilio's verdict: a REST request that acts on the call must not run before it."""

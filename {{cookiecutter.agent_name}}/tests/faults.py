@@ -18,14 +18,40 @@ CUTS = {"close": FakeTwilioCaller.drop, "reset": FakeTwilioCaller.abort}
 PROBLEM = re.compile(r"\| (ERROR|CRITICAL) +\||^ERROR:|Traceback")
 WARNING = re.compile(r"\| WARNING +\||^WARNING:")
 CALL_END_DEADLINE_SECS = 2.0
-# bot() logs both for every call.
+# bot() logs both for every call, and the call report (call_control/call_report.py) between them.
 CALL_STARTED = re.compile(r"Call CA\w+ started \(")
-CALL_ENDED = re.compile(r"Call CA\w+ ended$", re.MULTILINE)
+CALL_REPORTED = re.compile(r"Call (CA\w+) report: (\{.*\})$", re.MULTILINE)
+CALL_ENDED = re.compile(r"Call (CA\w+) ended$", re.MULTILINE)
 
 
 def calls_in_progress(server: AgentServer) -> int:
     log = server.log()
     return len(CALL_STARTED.findall(log)) - len(CALL_ENDED.findall(log))
+
+
+def call_reports(log: str) -> dict[str, list[dict]]:
+    """The report records a log holds, by CallSid."""
+    found: dict[str, list[dict]] = {}
+    for call_sid, record in CALL_REPORTED.findall(log):
+        found.setdefault(call_sid, []).append(json.loads(record))
+    return found
+
+
+def report_of(server: AgentServer, caller: FakeTwilioCaller, timeout: float = 10.0) -> dict:
+    """The one report a call left, once bot() has returned."""
+    ended = f"Call {caller.call_sid} ended"
+    deadline = time.monotonic() + timeout
+    while ended not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [record] = call_reports(server.log()).get(caller.call_sid, [])
+    return record
+
+
+def ended_calls_without_one_report(log: str) -> list[str]:
+    """Every call that ended logged exactly one report: the CallSids of those that did not, with the count."""
+    reports = call_reports(log)
+    ended = CALL_ENDED.findall(log)
+    return [f"{sid}: {len(reports.get(sid, []))} reports" for sid in ended if len(reports.get(sid, [])) != 1]
 
 
 class LogSlice:

@@ -15,6 +15,7 @@ from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.report_endpoint import FakeReportEndpoint
 from tests.fakes.twilio_rest import FakeTwilioRest
 
 AGENT_DIR = Path(__file__).resolve().parents[1]
@@ -26,6 +27,8 @@ DEVELOPER_SETTINGS = (
     "_BASE_URL",
     "_PHONE_NUMBER",
     "TRANSFER_NUMBER",
+    "CALL_REPORT_URL",
+    "CALL_REPORT_TRANSCRIPT",
     "TWILIO_EDGE",
     "TWILIO_REGION",
 )
@@ -60,6 +63,7 @@ class Fakes:
     deepgram: FakeDeepgram
     cartesia: FakeCartesia
     twilio: FakeTwilioRest
+    reports: FakeReportEndpoint
     env: dict[str, str]
 
     def caller_will_say(self, *transcripts: str) -> None:
@@ -112,7 +116,7 @@ class Fakes:
         return min((at for at, said in requests if said == text and at > after), default=None)
 
     def reset(self) -> None:
-        for fake in (self.openai, self.deepgram, self.cartesia, self.twilio):
+        for fake in (self.openai, self.deepgram, self.cartesia, self.twilio, self.reports):
             fake.reset()
 
 
@@ -122,6 +126,7 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "deepgram": FakeDeepgram(),
         "cartesia": FakeCartesia(),
         "twilio": FakeTwilioRest(),
+        "reports": FakeReportEndpoint(),
     }
     hosts = {name: servers.serve(peer.app).removeprefix("http://") for name, peer in peers.items()}
     env = {
@@ -135,6 +140,8 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         # must still beat the REST timeout on a loaded machine.
         "REPLY_TIMEOUT_SECS": "2",
         "TWILIO_API_TIMEOUT_SECS": "2",
+        "CALL_REPORT_URL": f"http://{hosts['reports']}/call-reports",
+        "CALL_REPORT_TIMEOUT_SECS": "1",
         **{key: fake_key(key) for key in PROVIDER_KEYS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
     }

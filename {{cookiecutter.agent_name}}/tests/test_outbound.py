@@ -7,7 +7,7 @@ from phone import twiml
 from phrases import IDLE_GOODBYE, STILL_THERE
 from tests.calling import assert_no_secret, hang_ups_for, new_caller, question, run, run_command, wait_until
 from tests.fakes.twilio_rest import RestFailure
-from tests.faults import SENT_AHEAD_SECS, SPEAKING_ALLOWANCE_SECS, heard
+from tests.faults import SENT_AHEAD_SECS, SPEAKING_ALLOWANCE_SECS, heard, report_of
 
 
 def test_outbound_command_places_a_call_with_inline_twiml(fakes):
@@ -85,3 +85,5 @@ def test_a_callee_who_never_speaks_is_checked_on_then_the_call_ends(fresh_server
     assert idle_secs - SENT_AHEAD_SECS <= check_in - opening_over <= idle_secs + SPEAKING_ALLOWANCE_SECS
     assert fakes.asked_to_speak(IDLE_GOODBYE, after=check_in) is not None
     assert len(hang_ups_for(fakes, caller)) == 1
+    record = report_of(server, caller)
+    assert record["ended_by"] == "idle" and record["direction"] == "outbound"

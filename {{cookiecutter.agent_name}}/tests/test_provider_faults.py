@@ -33,6 +33,7 @@ from tests.faults import (
     first_heard,
     guard_warnings,
     played,
+    report_of,
 )
 
 ANSWER = "We open at nine tomorrow."
@@ -155,6 +156,8 @@ def test_a_tts_outage_plays_the_trouble_prompt_and_ends_politely(agent, fakes):
     assert "TTSService" in apologizing and "TTSService" in ending
     assert "playing the technical-trouble prompt" in ending
     assert "Traceback" not in log.text()
+    record = report_of(agent, caller)
+    assert record["ended_by"] == "error" and record["errors"], record
 
 
 def test_an_stt_that_never_answers_gets_the_caller_asked_to_repeat(agent, fakes):

@@ -7,7 +7,7 @@ import pytest
 
 from phrases import IDLE_GOODBYE, STILL_THERE, TIME_LIMIT_GOODBYE, TIME_LIMIT_NOTICE
 from tests.calling import QUESTION, ask, hang_ups_for, hear_greeting, new_caller, run, wait_until
-from tests.faults import SENT_AHEAD_SECS, SPEAKING_ALLOWANCE_SECS, first_heard, heard
+from tests.faults import SENT_AHEAD_SECS, SPEAKING_ALLOWANCE_SECS, first_heard, heard, report_of
 
 IDLE_SECS = 2.0
 LIMIT_SECS = 8.0
@@ -44,6 +44,7 @@ def test_a_silent_caller_is_checked_on_once_then_the_call_ends(fresh_server, fak
     assert not spoken(fakes, STILL_THERE, after=check_in)  # checked on once
     assert len(hang_ups_for(fakes, caller)) == 1
     assert f"Call {caller.call_sid}: silent again after the check-in, ending the call" in server.log()
+    assert report_of(server, caller)["ended_by"] == "idle"
 
 
 def test_a_caller_who_answers_the_check_in_keeps_the_call(fresh_server, fakes):
@@ -69,6 +70,7 @@ def test_a_caller_who_answers_the_check_in_keeps_the_call(fresh_server, fakes):
     assert any(QUESTION in str(request) for request in fakes.openai.chat_requests), "not answered"
     assert not spoken(fakes, IDLE_GOODBYE)
     assert f"Call {caller.call_sid}: the caller hung up" in server.log()  # not the bot
+    assert report_of(server, caller)["ended_by"] == "caller"
 
 
 def test_the_time_limit_warns_then_ends_the_call_once(fresh_server, fakes):
@@ -93,3 +95,4 @@ def test_the_time_limit_warns_then_ends_the_call_once(fresh_server, fakes):
     assert first_heard(caller, goodbye) is not None
     assert not spoken(fakes, STILL_THERE)
     assert len(hang_ups_for(fakes, caller)) == 1
+    assert report_of(server, caller)["ended_by"] == "time_limit"

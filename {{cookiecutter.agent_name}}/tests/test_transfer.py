@@ -22,7 +22,7 @@ from tests.calling import (
 )
 from tests.fakes.openai_server import ToolCall
 from tests.fakes.twilio_rest import RestFailure
-from tests.faults import CUTS, assert_cut_cleanly
+from tests.faults import CUTS, assert_cut_cleanly, report_of
 
 
 def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
@@ -47,6 +47,7 @@ def test_transfer_dials_the_number_and_never_hangs_up(agent, fakes):
     assert hang_ups_for(fakes, caller) == []
     assert TRANSFERRING in fakes.spoken()
     assert f"Call {caller.call_sid}: transferred to {settings.TRANSFER_NUMBER.default}" in agent.log()
+    assert report_of(agent, caller)["ended_by"] == "transfer"
 
 
 @pytest.mark.parametrize("failure_name", REST_FAILURES)

@@ -37,7 +37,7 @@ def build_pipeline(
             user_aggregator,
             CallerAudioEnd(),
             # The caller never waits in silence: an apology, or a recorded prompt, if a provider fails.
-            ReplyGuard(services),
+            ReplyGuard(services, call),
             services.llm,
             services.tts,
             *greeting.processors(),

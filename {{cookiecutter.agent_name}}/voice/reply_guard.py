@@ -40,6 +40,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 import settings
+from phone.stream import EndedBy, TwilioCall
 from phrases import APOLOGY, NOT_HEARD
 from phrases.recordings import recording
 from voice.services import Services
@@ -57,8 +58,9 @@ class ReplyGuard(FrameProcessor):
     processor is added on the caller's audio path), and the requests and reconnections of the TTS.
     """
 
-    def __init__(self, services: Services, **kwargs):
+    def __init__(self, services: Services, call: TwilioCall, **kwargs):
         super().__init__(**kwargs)
+        self._call = call
         self._stt, self._llm, self._tts = services.stt, services.llm, services.tts
         self._timeout_secs = settings.REPLY_TIMEOUT_SECS.seconds()
         self._timer: asyncio.Task | None = None
@@ -230,6 +232,7 @@ class ReplyGuard(FrameProcessor):
             await self._say_goodbye(f"{failure}, after an apology")
             return
         logger.warning(f"Reply guard: {failure}: apologizing")
+        self._call.errors.append(failure)
         await self._apologize(APOLOGY)
 
     async def _not_heard(self) -> None:
@@ -239,6 +242,7 @@ class ReplyGuard(FrameProcessor):
         elif self._unheard_in_a_row == 0 or self._stt_error:
             reported = f" (it reported: {self._stt_error})" if self._stt_error else ""
             logger.warning(f"Reply guard: no transcript from {self._stt} {after}{reported}: asking to repeat")
+            self._call.errors.append(f"no transcript from {self._stt}{reported}")
             await self._apologize(NOT_HEARD)
         else:
             logger.debug(f"Reply guard: no transcript {after} again, from a working {self._stt}: noise")
@@ -253,5 +257,7 @@ class ReplyGuard(FrameProcessor):
     async def _say_goodbye(self, failure: str) -> None:
         logger.warning(f"Reply guard: {failure}: playing the technical-trouble prompt and ending the call")
         self._ending = True
+        self._call.ends_as(EndedBy.ERROR)
+        self._call.errors.append(failure)
         await self.push_frame(recording("technical_trouble"))
         await self.push_frame(EndWorkerFrame(reason="providers unavailable"))

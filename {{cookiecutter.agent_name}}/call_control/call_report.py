@@ -1,0 +1,124 @@
+"""One record per call, made when it ends: a JSON log line and, when CALL_REPORT_URL is set, a POST there
+(with a timeout and one retry), so a team can feed its CRM. The call is over by then: an endpoint that
+fails or hangs costs one warning line, and the caller never notices.
+
+The transcript is personal data: it is in the record only with CALL_REPORT_TRANSCRIPT=yes.
+"""
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+
+import aiohttp
+from loguru import logger
+from pipecat.frames.frames import ErrorFrame, FunctionCallInProgressFrame
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
+from pipecat.processors.frame_processor import FrameDirection
+
+import settings
+from call_control.feature import CallFeature
+from phone.stream import EndedBy, TwilioCall
+
+ATTEMPTS = 2
+RETRY_AFTER_SECS = 1.0
+
+
+class ToolsAndErrors(BaseObserver):
+    """The tools the LLM called and the errors the services reported, each seen once."""
+
+    def __init__(self) -> None:
+        super().__init__(observe_every_push=False)
+        self.tools: list[str] = []
+        self.errors: list[str] = []
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        # The LLM sends a tool call both ways (a copy each): counted once, downstream.
+        downstream = data.direction == FrameDirection.DOWNSTREAM
+        if isinstance(data.frame, FunctionCallInProgressFrame) and downstream:
+            self.tools.append(data.frame.function_name)
+        elif isinstance(data.frame, ErrorFrame):
+            self.errors.append(data.frame.error)
+
+
+class CallReport(CallFeature):
+    def __init__(self, call: TwilioCall) -> None:
+        self._call = call
+        self._started_at = datetime.now(UTC)
+        self._started = time.monotonic()
+        self._turns = 0
+        self._latencies_ms: list[int] = []
+        self._seen = ToolsAndErrors()
+        self._user_aggregator: LLMUserAggregator | None = None
+
+    def watch(self, worker: PipelineWorker) -> None:
+        # pipecat's measure: from the end of the caller's turn to the bot's first audio of the reply.
+        latency = UserBotLatencyObserver()
+        latency.add_event_handler("on_latency_measured", self._latency_measured)
+        worker.add_observer(latency)
+        worker.add_observer(self._seen)
+
+    def watch_caller(self, user_aggregator: LLMUserAggregator) -> None:
+        self._user_aggregator = user_aggregator
+        user_aggregator.add_event_handler("on_user_turn_stopped", self._caller_turn_ended)
+
+    async def _latency_measured(self, observer: UserBotLatencyObserver, latency_secs: float) -> None:
+        self._latencies_ms.append(round(latency_secs * 1000))
+
+    async def _caller_turn_ended(self, aggregator: LLMUserAggregator, strategy, message) -> None:
+        self._turns += 1
+
+    def record(self) -> dict:
+        record = {
+            "call_sid": self._call.call_sid,
+            "direction": "outbound" if self._call.is_outbound else "inbound",
+            "started_at": self._started_at.isoformat(timespec="seconds"),
+            "duration_secs": round(time.monotonic() - self._started, 1),
+            "ended_by": self._call.ended_by or EndedBy.ERROR,
+            "turns": self._turns,
+            "turn_latency_ms": self._latencies_ms,
+            "tools": self._seen.tools,
+            "errors": self._call.errors + self._seen.errors,
+        }
+        if settings.CALL_REPORT_TRANSCRIPT.value() == "yes":
+            record["transcript"] = self._transcript()
+        return record
+
+    def _transcript(self) -> list[dict[str, str]]:
+        if self._user_aggregator is None:
+            return []
+        messages = self._user_aggregator.context.get_messages()
+        return [
+            {"role": message["role"], "text": message["content"]}
+            for message in messages
+            if message.get("role") in ("user", "assistant") and isinstance(message.get("content"), str)
+        ]
+
+    async def on_ended(self) -> None:
+        record = self.record()
+        logger.info(f"Call {self._call.call_sid} report: {json.dumps(record)}")
+        if url := settings.CALL_REPORT_URL.value():
+            await self._post(url, record)
+
+    async def _post(self, url: str, record: dict) -> None:
+        """Never raises. The URL is not logged: it may carry the endpoint's own token."""
+        timeout = aiohttp.ClientTimeout(total=settings.CALL_REPORT_TIMEOUT_SECS.seconds())
+        problem = ""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with aiohttp.ClientSession(timeout=timeout) as session:
+                    async with session.post(url, json=record) as response:
+                        if response.status < 300:
+                            return
+                        problem = f"it answered {response.status}"
+                        if response.status < 500 and response.status != 429:
+                            break  # the request itself is wrong: sending it again cannot help
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                problem = f"no answer ({type(error).__name__})"
+            if attempt < ATTEMPTS:
+                await asyncio.sleep(RETRY_AFTER_SECS)
+        sid = self._call.call_sid
+        logger.warning(f"Call {sid}: the call report did not reach CALL_REPORT_URL: {problem}")
