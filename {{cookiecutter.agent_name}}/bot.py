@@ -77,6 +77,22 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
         return
     logger.info(f"Call {call.call_sid} started (parameters: {sorted(call.parameters)})")
     features = call_features(call)
+    try:
+        await converse(call, features, runner_args, process)
+    finally:
+        # One report per call, however it ended (a failure above is reported as an error).
+        for feature in features:
+            await feature.on_ended()
+    logger.info(f"Call {call.call_sid} ended")
+
+
+async def converse(
+    call: TwilioCall,
+    features: list[CallFeature],
+    runner_args: WebSocketRunnerArguments,
+    process: AgentProcess,
+) -> None:
+    """The call itself: the greeting, then the pipeline until the call ends."""
     greeting = Greeting(process.spoken, OPENING, GREETED)
     for feature in features:
         feature.shape_greeting(greeting)
@@ -107,9 +123,6 @@ async def bot(runner_args: WebSocketRunnerArguments, process: AgentProcess = PRO
         await runner.run()
     finally:
         await process.call_ended(services, runner.task_manager)
-        for feature in features:
-            await feature.on_ended()
-    logger.info(f"Call {call.call_sid} ended")
 
 
 if __name__ == "__main__":

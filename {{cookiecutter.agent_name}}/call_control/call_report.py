@@ -69,7 +69,8 @@ class CallReport(CallFeature):
         self._latencies_ms.append(round(latency_secs * 1000))
 
     async def _caller_turn_ended(self, aggregator: LLMUserAggregator, strategy, message) -> None:
-        self._turns += 1
+        if message.content:  # a turn of noise, with nothing transcribed, is no turn
+            self._turns += 1
 
     def record(self) -> dict:
         record = {
@@ -91,25 +92,35 @@ class CallReport(CallFeature):
         if self._user_aggregator is None:
             return []
         messages = self._user_aggregator.context.get_messages()
+        # Some LLMs keep messages of their own in the context (Gemini's thought signatures): not dicts.
         return [
             {"role": message["role"], "text": message["content"]}
             for message in messages
-            if message.get("role") in ("user", "assistant") and isinstance(message.get("content"), str)
+            if isinstance(message, dict)
+            and message.get("role") in ("user", "assistant")
+            and isinstance(message.get("content"), str)
         ]
 
     async def on_ended(self) -> None:
-        record = self.record()
-        logger.info(f"Call {self._call.call_sid} report: {json.dumps(record)}")
-        if url := settings.CALL_REPORT_URL.value():
-            await self._post(url, record)
+        """A bad report setting, like a failed POST, is one warning line: the call has ended well."""
+        sid = self._call.call_sid
+        try:
+            record = self.record()
+            logger.info(f"Call {sid} report: {json.dumps(record)}")
+            # A refused stream's CallSid is whatever its sender made up: it stays in the log.
+            url = settings.CALL_REPORT_URL.value()
+            if url and self._call.ended_by != EndedBy.REFUSED:
+                await self._post(url, record, settings.CALL_REPORT_TIMEOUT_SECS.seconds())
+        except settings.MissingSetting as bad_setting:
+            logger.warning(f"Call {sid}: no call report: {bad_setting}")
 
-    async def _post(self, url: str, record: dict) -> None:
-        """Never raises. The URL is not logged: it may carry the endpoint's own token."""
-        timeout = aiohttp.ClientTimeout(total=settings.CALL_REPORT_TIMEOUT_SECS.seconds())
+    async def _post(self, url: str, record: dict, timeout_secs: float) -> None:
+        """The URL is not logged: it may carry the endpoint's own token."""
         problem = ""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with aiohttp.ClientSession(timeout=timeout) as session:
+                # asyncio's timeout, since aiohttp's own treats 0 as none at all.
+                async with asyncio.timeout(timeout_secs), aiohttp.ClientSession() as session:
                     async with session.post(url, json=record) as response:
                         if response.status < 300:
                             return

@@ -101,8 +101,12 @@ class Transfer(CallFeature):
         try:
             if not is_phone_number(number):
                 raise TwilioRequestError(f"{number!r} is not an E.164 number (check TRANSFER_NUMBER)")
+            self._call.transferring = True
             await redirect_call(self._call.call_sid, dial_twiml(number, caller_id=self.caller_id))
         except TwilioRequestError as error:
+            self._call.transferring = False
+            if self._call.ended_by == EndedBy.TRANSFER:  # the caller hung up meanwhile
+                self._call.ended_by = EndedBy.CALLER
             logger.warning(f"Call {self._call.call_sid}: transfer to {number} failed: {error}")
             await params.result_callback({"transferred": False, "error": str(error)}, properties=NO_LLM_RUN)
             await params.llm.push_frame(uninterruptible_speech(TRANSFER_FAILED))

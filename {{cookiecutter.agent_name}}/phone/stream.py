@@ -159,13 +159,16 @@ class TwilioCall:
     # Twilio's verdict on the CallSid (phone/caller_check.py): True once confirmed, False if refused.
     confirmation: asyncio.Future[bool] | None = None
     ended_by: EndedBy | None = None
+    # A transfer request is on its way: Twilio closes the stream once it has moved the call.
+    transferring: bool = False
     # What the bot found wrong during the call (a provider that failed it), for the call report.
     errors: list[str] = field(default_factory=list)
 
     def ends_as(self, cause: EndedBy) -> None:
-        """Records why the call ends: the first cause the bot acts on wins. A hang-up counts only when
-        nothing else ended the call first, since Twilio closes the stream after a transfer too."""
-        if self.ended_by in (None, EndedBy.CALLER):
+        """Records why the call ends: the first cause wins."""
+        if cause == EndedBy.CALLER and self.transferring:
+            cause = EndedBy.TRANSFER
+        if self.ended_by is None:
             self.ended_by = cause
 
     async def confirmed(self) -> bool:

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from tests.fakes.background import BackgroundServers
-from tests.faults import CALL_ENDED, calls_in_progress, ended_calls_without_one_report
+from tests.faults import CALL_ENDED, CALL_STARTED, call_reports, calls_in_progress, calls_without_one_report
 from tests.harness import AgentServer, start_fakes
 
 
@@ -25,8 +25,8 @@ def fresh_script(request):
     """Each test scripts its own caller and failures; nothing carries over, not even a call still ending
     on the shared agent (which would speak into the next test's fakes).
 
-    Every call a test ran on the shared agent that ended must have left exactly one call report, in the
-    log and, unless the test broke the endpoint, at CALL_REPORT_URL.
+    Every call a test ran on the shared agent must have ended, leaving exactly one call report in the log
+    and, unless the test broke the endpoint (or Twilio refused the stream), one at CALL_REPORT_URL.
     """
     fakes = request.getfixturevalue("fakes") if "fakes" in request.fixturenames else None
     if fakes:
@@ -39,10 +39,14 @@ def fresh_script(request):
         while calls_in_progress(agent) and time.monotonic() < deadline:
             time.sleep(0.1)
         log = agent.log()[log_before:]
-        assert ended_calls_without_one_report(log) == []
+        started = CALL_STARTED.findall(log)
+        unfinished = set(started) - set(CALL_ENDED.findall(log))
+        assert not unfinished, f"calls still going {SETTLE_SECS:g} s after the test: {sorted(unfinished)}"
+        assert calls_without_one_report(log, started) == []
         if fakes.reports.status == 200 and not fakes.reports.hang_secs:
-            for call_sid in CALL_ENDED.findall(log):
-                assert len(fakes.reports.reports_for(call_sid)) == 1, f"{call_sid}: not one report POSTed"
+            for call_sid, [record] in call_reports(log).items():
+                posted = fakes.reports.reports_for(call_sid)
+                assert posted == ([] if record["ended_by"] == "refused" else [record]), call_sid
 
 
 @pytest.fixture
@@ -58,6 +62,8 @@ def fresh_server(fakes, tmp_path):
     yield start
     for server in started:
         server.stop()
+        # A call that ended on the test's own server left one report too.
+        assert calls_without_one_report(server.log(), CALL_ENDED.findall(server.log())) == []
 
 
 @pytest.fixture(scope="session", params=["cloud", "local"])

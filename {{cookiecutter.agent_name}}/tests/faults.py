@@ -19,7 +19,7 @@ PROBLEM = re.compile(r"\| (ERROR|CRITICAL) +\||^ERROR:|Traceback")
 WARNING = re.compile(r"\| WARNING +\||^WARNING:")
 CALL_END_DEADLINE_SECS = 2.0
 # bot() logs both for every call, and the call report (call_control/call_report.py) between them.
-CALL_STARTED = re.compile(r"Call CA\w+ started \(")
+CALL_STARTED = re.compile(r"Call (CA\w+) started \(")
 CALL_REPORTED = re.compile(r"Call (CA\w+) report: (\{.*\})$", re.MULTILINE)
 CALL_ENDED = re.compile(r"Call (CA\w+) ended$", re.MULTILINE)
 
@@ -47,11 +47,10 @@ def report_of(server: AgentServer, caller: FakeTwilioCaller, timeout: float = 10
     return record
 
 
-def ended_calls_without_one_report(log: str) -> list[str]:
-    """Every call that ended logged exactly one report: the CallSids of those that did not, with the count."""
+def calls_without_one_report(log: str, calls: list[str]) -> list[str]:
+    """Each of `calls` logged exactly one report: those that did not, with their count."""
     reports = call_reports(log)
-    ended = CALL_ENDED.findall(log)
-    return [f"{sid}: {len(reports.get(sid, []))} reports" for sid in ended if len(reports.get(sid, [])) != 1]
+    return [f"{sid}: {len(reports.get(sid, []))} reports" for sid in calls if len(reports.get(sid, [])) != 1]
 
 
 class LogSlice:

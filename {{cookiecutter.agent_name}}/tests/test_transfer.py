@@ -10,6 +10,7 @@ from tests.calling import (
     INBOUND,
     QUESTION,
     REST_FAILURES,
+    SLOW_TWILIO_ANSWER_SECS,
     assert_no_secret,
     hang_ups_for,
     hear_greeting,
@@ -88,7 +89,7 @@ async def while_the_hold_message_plays(agent, fakes, caller) -> None:
 
 
 async def while_twilio_redirects(agent, fakes, caller) -> None:
-    fakes.twilio.failure = RestFailure(match="Twiml", status=None, delay=0.8)  # answered, but late
+    fakes.twilio.failure = RestFailure(match="Twiml", status=None, delay=SLOW_TWILIO_ANSWER_SECS)
     await while_the_hold_message_plays(agent, fakes, caller)
     transfer = lambda: [r for r in requests_for(fakes, caller) if "Twiml" in r.form]  # noqa: E731
     await wait_until(transfer, timeout=20, what="the transfer request")
@@ -107,3 +108,5 @@ def test_a_dead_line_during_the_transfer_ends_the_call_cleanly(agent, fakes, kin
     assert len(transfers) == (1 if point == "redirect" else 0)
     # Nor hung up: the line is gone, or the call may be Twilio's <Dial> by now.
     assert hang_ups_for(fakes, caller) == []
+    # Twilio closes the stream as it moves the call: a close during the redirect counts as the transfer.
+    assert report_of(agent, caller)["ended_by"] == ("transfer" if point == "redirect" else "caller")
