@@ -61,20 +61,26 @@ def test_a_call_the_bot_ends_is_reported_in_the_log_and_at_the_endpoint(agent, f
     assert fakes.reports.reports_for(caller.call_sid) == [record]
 
 
-def test_a_caller_who_hangs_up_is_reported_as_such(agent, fakes):
+def answered_then_hung_up(server, fakes):
+    """A caller asks one question, hears the whole answer and hangs up; returns when bot() returned."""
     fakes.caller_will_say(QUESTION)
     fakes.openai.answers = {QUESTION: "We open at nine tomorrow."}
 
     async def scenario():
-        async with new_caller(agent) as caller:
+        async with new_caller(server) as caller:
             await hear_greeting(caller)
             spoke_until = await caller.say(question())
             await caller.wait_for("media", after=spoke_until, timeout=20)
+            await caller.wait_for_quiet()
             await caller.hang_up()
-            await wait_until(lambda: ended(agent, caller), timeout=20, what="bot() to return")
+            await wait_until(lambda: ended(server, caller), timeout=20, what="bot() to return")
             return caller
 
-    record = report_of(agent, run(scenario()))
+    return run(scenario())
+
+
+def test_a_caller_who_hangs_up_is_reported_as_such(agent, fakes):
+    record = report_of(agent, answered_then_hung_up(agent, fakes))
     assert record["ended_by"] == "caller"
     assert record["turns"] == 1 and record["tools"] == []
 
@@ -123,20 +129,7 @@ def test_a_failing_report_endpoint_changes_nothing_for_the_caller(agent, fakes, 
 
 def test_the_transcript_is_reported_only_when_asked_for(fresh_server, fakes):
     server = fresh_server("cloud", CALL_REPORT_TRANSCRIPT="yes")
-    fakes.caller_will_say(QUESTION)
-    fakes.openai.answers = {QUESTION: "We open at nine tomorrow."}
-
-    async def scenario():
-        async with new_caller(server) as caller:
-            await hear_greeting(caller)
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
-            await caller.wait_for_quiet()
-            await caller.hang_up()
-            await wait_until(lambda: ended(server, caller), timeout=20, what="bot() to return")
-            return caller
-
-    record = report_of(server, run(scenario()))
+    record = report_of(server, answered_then_hung_up(server, fakes))
     assert {"role": "user", "text": QUESTION} in record["transcript"]
     assert {"role": "assistant", "text": "We open at nine tomorrow."} in record["transcript"]
     assert fakes.reports.reports_for(record["call_sid"]) == [record]
