@@ -2,10 +2,9 @@
 
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.frames.frames import EndWorkerFrame, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 
-from call_control.feature import NO_LLM_RUN, CallFeature, tool
+from call_control.feature import NO_LLM_RUN, CallFeature, say_goodbye, tool
 from phone.stream import EndedBy, TwilioCall
 from phrases import GOODBYE
 
@@ -21,8 +20,5 @@ class EndCall(CallFeature):
     async def end_call(self, params: FunctionCallParams) -> None:
         """Says goodbye, then ends the pipeline; the Twilio serializer then hangs up through REST, once."""
         logger.info(f"Call {self._call.call_sid}: the LLM ended the call")
-        self._call.ends_as(EndedBy.BOT)
         await params.result_callback({"status": "ending the call"}, properties=NO_LLM_RUN)
-        await params.llm.push_frame(TTSSpeakFrame(GOODBYE))
-        # Pushed downstream behind the goodbye, so the caller hears it before the line closes.
-        await params.llm.push_frame(EndWorkerFrame(reason="end_call tool"))
+        await say_goodbye(params.llm, self._call, GOODBYE, EndedBy.BOT)

@@ -3,16 +3,25 @@
 from collections.abc import Awaitable, Callable
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.frames.frames import FunctionCallResultProperties
+from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
 
+from phone.stream import EndedBy, TwilioCall
 from voice.greeting import Greeting
 
 # A tool's result that the LLM must not answer: the tool speaks for itself.
 NO_LLM_RUN = FunctionCallResultProperties(run_llm=False)
+
+
+async def say_goodbye(processor: FrameProcessor, call: TwilioCall, goodbye: str, cause: EndedBy) -> None:
+    """The caller hears `goodbye`, then the call ends; the Twilio serializer hangs up through REST, once."""
+    call.ends_as(cause)
+    await processor.push_frame(TTSSpeakFrame(goodbye))
+    # Pushed downstream behind the goodbye, so the caller hears it before the line closes.
+    await processor.push_frame(EndWorkerFrame(reason=cause))
 
 
 def tool(

@@ -6,12 +6,12 @@ bot stops speaking, stops it when anyone speaks, and raises `on_user_turn_idle`.
 """
 
 from loguru import logger
-from pipecat.frames.frames import EndWorkerFrame, TTSSpeakFrame, UserIdleTimeoutUpdateFrame
+from pipecat.frames.frames import TTSSpeakFrame, UserIdleTimeoutUpdateFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
 
 import settings
-from call_control.feature import CallFeature
+from call_control.feature import CallFeature, say_goodbye
 from phone.stream import EndedBy, TwilioCall
 from phrases import IDLE_GOODBYE, STILL_THERE
 
@@ -44,7 +44,4 @@ class IdleCaller(CallFeature):
             await aggregator.push_frame(TTSSpeakFrame(STILL_THERE))
             return
         logger.info(f"Call {self._call.call_sid}: silent again after the check-in, ending the call")
-        self._call.ends_as(EndedBy.IDLE)
-        await aggregator.push_frame(TTSSpeakFrame(IDLE_GOODBYE))
-        # Behind the goodbye, so the caller hears it before the line closes.
-        await aggregator.push_frame(EndWorkerFrame(reason="idle caller"))
+        await say_goodbye(aggregator, self._call, IDLE_GOODBYE, EndedBy.IDLE)

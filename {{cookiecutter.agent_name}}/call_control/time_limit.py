@@ -5,11 +5,11 @@ margin beyond it, so Pipecat Cloud never cuts the call first."""
 import asyncio
 
 from loguru import logger
-from pipecat.frames.frames import EndWorkerFrame, TTSSpeakFrame
+from pipecat.frames.frames import TTSSpeakFrame
 from pipecat.processors.frame_processor import FrameProcessor
 
 import settings
-from call_control.feature import CallFeature
+from call_control.feature import CallFeature, say_goodbye
 from phone.stream import EndedBy, TwilioCall
 from phrases import TIME_LIMIT_GOODBYE, TIME_LIMIT_NOTICE
 from voice.call_timer import CallTimer
@@ -33,9 +33,7 @@ class CallClock(CallTimer):
         await self.push_frame(TTSSpeakFrame(TIME_LIMIT_NOTICE))
         await asyncio.sleep(notice_before)
         logger.info(f"Call {self._call.call_sid}: {self.limit:g} s, the time limit, ending the call")
-        self._call.ends_as(EndedBy.TIME_LIMIT)
-        await self.push_frame(TTSSpeakFrame(TIME_LIMIT_GOODBYE))
-        await self.push_frame(EndWorkerFrame(reason="time limit"))
+        await say_goodbye(self, self._call, TIME_LIMIT_GOODBYE, EndedBy.TIME_LIMIT)
 
 
 class TimeLimit(CallFeature):
