@@ -7,6 +7,7 @@ import pytest
 
 from tests.calling import (
     QUESTION,
+    ask,
     hang_ups_for,
     hear_greeting,
     new_caller,
@@ -32,8 +33,7 @@ def end_call_conversation(agent, fakes):
     async def scenario():
         async with new_caller(agent) as caller:
             await hear_greeting(caller)
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await ask(caller)
             await caller.wait_for_quiet()
             await caller.say(question())
             await wait_until(lambda: caller.closed, timeout=20, what="the bot to end the call")
@@ -69,8 +69,7 @@ def answered_then_hung_up(server, fakes):
     async def scenario():
         async with new_caller(server) as caller:
             await hear_greeting(caller)
-            spoke_until = await caller.say(question())
-            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await ask(caller)
             await caller.wait_for_quiet()
             await caller.hang_up()
             await wait_until(lambda: ended(server, caller), timeout=20, what="bot() to return")
