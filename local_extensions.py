@@ -230,7 +230,10 @@ def load_pre_gen_hook():
 
 
 # A question asked only when an earlier answer calls for it: question -> (earlier question, that answer).
-ASKED_ONLY_IF = {"transfer_number": ("call_transfer", "yes")}
+ASKED_ONLY_IF = {
+    "transfer_number": ("call_transfer", "yes"),
+    "voicemail_message": ("outbound_calls", "yes"),
+}
 
 
 class AnswerGuard(Extension):

@@ -65,6 +65,10 @@ def remove_dtmf_files(root: Path) -> None:
 
 def remove_outbound_files(root: Path) -> None:
     remove_files(root, "call_control/outbound.py", "commands/place_call.py", "tests/test_outbound.py")
+    remove_files(
+        root, "call_control/voicemail.py", "phrases/voicemail_message.txt", "tests/test_voicemail.py"
+    )
+    remove_files(root, "tests/audio/hello.wav", "tests/audio/voicemail_greeting.wav")
 
 
 def remove_ci_files(root: Path) -> None:

@@ -17,7 +17,7 @@ SLUG = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 MAX_AGENT_NAME = 54
 MAX_ORGANIZATION = 63
 MAX_SYSTEM_PROMPT = 4000
-MAX_GREETING = 300
+MAX_SPOKEN_LINE = 300
 # Pipecat Cloud caps a deployment's pool at 50 agents unless support raises it (its scaling docs, and
 # `pipecat cloud deploy --help`: "default cap 50, contact support to raise").
 MAX_AGENTS_CAP = 50
@@ -119,13 +119,20 @@ def system_prompt_problem(answers: dict) -> str | None:
     return None
 
 
-def greeting_problem(answers: dict) -> str | None:
-    greeting = str(answers["greeting"])
-    if not greeting.strip():
-        return "greeting is empty: write what the bot says when it answers"
-    if len(greeting) > MAX_GREETING or control_characters(greeting):
-        return f"greeting must be one line of at most {MAX_GREETING} characters, without control characters"
-    return None
+def spoken_line_problem(name: str, what: str):
+    """The rule of a sentence the bot speaks: one line, short enough to be said in one breath or two."""
+
+    def check(answers: dict) -> str | None:
+        line = str(answers[name])
+        if not line.strip():
+            return f"{name} is empty: write what the bot says {what}"
+        if len(line) > MAX_SPOKEN_LINE or control_characters(line):
+            return (
+                f"{name} must be one line of at most {MAX_SPOKEN_LINE} characters, without control characters"
+            )
+        return None
+
+    return check
 
 
 DIGITS = "digits 0-9, no sign or leading zero"
@@ -200,7 +207,7 @@ RULES = {
     "llm": provider_problem("llm"),
     "tts": provider_problem("tts"),
     "system_prompt": system_prompt_problem,
-    "greeting": greeting_problem,
+    "greeting": spoken_line_problem("greeting", "when it answers"),
     "min_agents": min_agents_problem,
     "max_agents": max_agents_problem,
     "max_call_minutes": max_call_minutes_problem,
@@ -209,6 +216,7 @@ RULES = {
     "call_recording": yes_or_no_problem("call_recording"),
     "dtmf_input": yes_or_no_problem("dtmf_input"),
     "outbound_calls": yes_or_no_problem("outbound_calls"),
+    "voicemail_message": spoken_line_problem("voicemail_message", "to a voicemail"),
     "ci": yes_or_no_problem("ci"),
     "deploy": yes_or_no_problem("deploy"),
 }

@@ -24,7 +24,7 @@ import pytest
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import COOKIECUTTER, ROOT, tool
@@ -177,11 +177,11 @@ def prompt_reasons(value: str) -> dict[str, str]:
     )
 
 
-def greeting_reasons(value: str) -> dict[str, str]:
+def spoken_line_reasons(value: str, name: str) -> dict[str, str]:
     if not value.strip():
-        return {"empty": "^error: greeting is empty"}
+        return {"empty": f"^error: {name} is empty"}
     if len(value) > 300 or controls(value):
-        return {"not one short line": "^error: greeting must be one line of at most 300 characters"}
+        return {"not one short line": f"^error: {name} must be one line of at most 300 characters"}
     return {}
 
 
@@ -347,9 +347,25 @@ def test_system_prompt(baker, prompt):
 @example("😀")
 @example("Hello\u2028there")
 def test_greeting(baker, greeting):
-    project = check_outcome(baker(greeting=greeting), text_reasons(greeting) or greeting_reasons(greeting))
+    reasons = text_reasons(greeting) or spoken_line_reasons(greeting, "greeting")
+    project = check_outcome(baker(greeting=greeting), reasons)
     if project:
         assert spoken_phrases(project).GREETING == greeting
+
+
+# The greeting's rule, so its hard cases only (hypothesis's explicit phase), rather than a search of its own.
+@settings(EXAMPLES, phases=[Phase.explicit])
+@given(st.text())
+@example('Call "Joe\'s" back ❤️ \u200f\\ }} %}')
+@example("Call us back.\u2028Goodbye")
+@example("   ")
+@example("w" * 301)
+@example("😀")
+def test_voicemail_message(baker, message):
+    reasons = text_reasons(message) or spoken_line_reasons(message, "voicemail_message")
+    project = check_outcome(baker(voicemail_message=message), reasons)
+    if project:
+        assert spoken_phrases(project).VOICEMAIL_MESSAGE == message
 
 
 @EXAMPLES

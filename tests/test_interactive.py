@@ -78,6 +78,15 @@ class Terminal:
 
 MENU_QUESTIONS = {"region", "stt", "llm", "tts", "call_transfer", "call_recording", "dtmf_input"}
 MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy"}
+# The yes/no options and the one question a "yes" (the default) to outbound calls adds, in order.
+OPTION_QUESTIONS = (
+    "call_transfer",
+    "call_recording",
+    "dtmf_input",
+    "outbound_calls",
+    "voicemail_message",
+    "ci",
+)
 
 
 def terminal_env(**extra: str) -> dict[str, str]:
@@ -147,6 +156,7 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     term.answer("call_recording")
     term.answer("dtmf_input")
     term.answer("outbound_calls")
+    term.answer("voicemail_message")  # asked after a "yes" to outbound calls
     ci_menu = term.answer("ci")  # its default, yes, comes first
     assert re.search(r"1 - yes\s+2 - no", ci_menu)
     term.answer("deploy")
@@ -174,7 +184,7 @@ def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path
     reason = term.refused("transfer_number", "555-0100")
     assert reason == "transfer_number '555-0100' is not an E.164 number such as +15555550100"
     term.child.sendline("+15555550123")
-    for name in ("call_recording", "dtmf_input", "outbound_calls", "ci", "deploy"):
+    for name in (*OPTION_QUESTIONS[1:], "deploy"):
         term.answer(name)
     assert term.finish() == 0
     assert "+15555550123" in (tmp_path / "out" / "phone-agent" / ".env.example").read_text()
@@ -346,8 +356,9 @@ def test_several_organizations_are_a_menu(cloud, terminal, tmp_path):
     for name in ("region", "stt", "llm", "tts", "system_prompt", "greeting", "min_agents", "max_agents"):
         term.answer(name)
     term.answer("max_call_minutes")
-    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "ci", "deploy"):
+    for name in OPTION_QUESTIONS:
         term.answer(name)
+    term.answer("deploy")
     assert term.finish() == 0
     assert bin_host(tmp_path / "out" / "phone-agent") == "phone-agent.globex-5678"
 
@@ -408,7 +419,7 @@ def test_a_bad_value_given_on_the_command_line_is_asked_for_at_a_terminal(termin
     assert "1 - cartesia: Cartesia" in tts_menu  # the catalog's order: nothing is taken for the bad value
     for name in ("system_prompt", "greeting", "min_agents", "max_agents", "max_call_minutes"):
         term.answer(name)
-    for name in ("call_transfer", "call_recording", "dtmf_input", "outbound_calls", "ci"):
+    for name in OPTION_QUESTIONS:
         term.answer(name)
     term.child.expect_exact("deploy 'No' must be yes or no: try again")
     deploy_menu = term.answer("deploy")  # Enter: the menu's first choice

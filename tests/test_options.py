@@ -19,6 +19,11 @@ OPTION_FILES = {
         "commands/place_call.py",
         "tests/test_outbound.py",
         "twiml/outbound.xml",
+        "call_control/voicemail.py",
+        "phrases/voicemail_message.txt",
+        "tests/test_voicemail.py",
+        "tests/audio/hello.wav",
+        "tests/audio/voicemail_greeting.wav",
     ],
 }
 ANSWER_SETS = [

@@ -27,6 +27,9 @@ from call_control.time_limit import TimeLimit
 {%- if options.call_transfer %}
 from call_control.transfer import Transfer
 {%- endif %}
+{%- if options.outbound_calls %}
+from call_control.voicemail import AnsweringMachine
+{%- endif %}
 from phone.caller_check import ConfirmedCall
 from phone.stream import EndedBy, TwilioCall, TwilioStreamError, accept_twilio_call
 from phrases import GREETED, OPENING
@@ -62,6 +65,7 @@ def call_features(call: TwilioCall) -> list[CallFeature]:
 {%- endif %}
 {%- if options.outbound_calls %}
         CalleeSpeaksFirst(call),
+        AnsweringMachine(call),
 {%- endif %}
         # Last, so that it holds what the others pass on until Twilio confirms the call is real.
         ConfirmedCall(call),

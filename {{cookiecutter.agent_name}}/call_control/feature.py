@@ -11,6 +11,7 @@ from pipecat.services.llm_service import FunctionCallParams
 
 from phone.stream import EndedBy, TwilioCall
 from voice.greeting import Greeting
+from voice.services import Services
 
 # A tool's result that the LLM must not answer: the tool speaks for itself.
 NO_LLM_RUN = FunctionCallResultProperties(run_llm=False)
@@ -36,8 +37,15 @@ class CallFeature:
         """Functions the LLM may call."""
         return []
 
+    def use_services(self, services: Services) -> None:
+        """Called with the call's services, before its pipeline is built."""
+
     def processors(self) -> list[FrameProcessor]:
         """Processors placed right after the speech-to-text, before turn taking."""
+        return []
+
+    def speech_processors(self) -> list[FrameProcessor]:
+        """Processors placed right after the text-to-speech, before the caller hears it."""
         return []
 
     def shape_greeting(self, greeting: Greeting) -> None:

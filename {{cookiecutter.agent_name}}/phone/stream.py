@@ -142,6 +142,7 @@ class EndedBy(StrEnum):
     CALLER = "caller"  # the far end hung up (or the line dropped)
     BOT = "bot"  # the end_call tool
     TRANSFER = "transfer"
+    VOICEMAIL = "voicemail"  # the bot left its message on an answering machine
     IDLE = "idle"  # the caller stayed silent after the check-in
     TIME_LIMIT = "time_limit"
     ERROR = "error"  # the providers failed, or the call ended for no reason above
@@ -161,6 +162,9 @@ class TwilioCall:
     ended_by: EndedBy | None = None
     # A transfer request is on its way: Twilio closes the stream once it has moved the call.
     transferring: bool = False
+    # The bot's speech is held back on purpose (a call it placed, until a person is known to have
+    # answered): nothing the caller hears is late meanwhile.
+    speech_held: bool = False
     # What the bot found wrong during the call (a provider that failed it), for the call report.
     errors: list[str] = field(default_factory=list)
 

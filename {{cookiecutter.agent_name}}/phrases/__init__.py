@@ -37,4 +37,6 @@ GREETED = "A caller just connected, and you greeted them with the next message. 
 CALLEE_INSTRUCTION = (
     "You placed this call to {name}. Wait for them to answer, then say who you are and why you are calling."
 )
+# Left on an answering machine, after its greeting and beep; then the bot hangs up. Your answer, as typed.
+VOICEMAIL_MESSAGE = (HERE / "voicemail_message.txt").read_text(encoding="utf-8").removesuffix("\n")
 {%- endif %}

@@ -24,6 +24,8 @@ def build_pipeline(
     idle_timeout_secs: float | None = None,
 ) -> tuple[PipelineWorker, LLMContext]:
     """The call's worker, ready to run, and the LLM context it converses in."""
+    for feature in features:
+        feature.use_services(services)
     context = LLMContext(tools=ToolsSchema(standard_tools=[tool for f in features for tool in f.tools()]))
     # Silero VAD plus smart-turn v3 (pipecat's default turn taking) decide when the caller is done.
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
@@ -40,6 +42,7 @@ def build_pipeline(
             ReplyGuard(services, call),
             services.llm,
             services.tts,
+            *[processor for feature in features for processor in feature.speech_processors()],
             *greeting.processors(),
             call.transport.output(),
             assistant_aggregator,

@@ -49,6 +49,8 @@ from voice.services import Services
 TRANSCRIPT, REPLY, APOLOGY_AUDIO, CUT_REPLY = "transcript", "reply", "apology", "cut reply"
 # A cut reply has played what did arrive once the output sends no BotSpeakingFrame (one each 0.2 s) this long.
 CUT_REPLY_DRAIN_SECS = 0.5
+# How often a due reply checks whether the bot still holds its speech (TwilioCall.speech_held).
+HELD_SPEECH_POLL_SECS = 0.1
 
 
 class ReplyGuard(FrameProcessor):
@@ -200,6 +202,11 @@ class ReplyGuard(FrameProcessor):
 
     async def _wait_for_speech(self, seconds: float) -> None:
         await asyncio.sleep(seconds + max(0.0, self._prompts_end_at - time.monotonic()))
+        if self._call.speech_held:
+            # Nothing is late while the bot holds its speech; once it speaks again, the wait starts over.
+            while self._call.speech_held:
+                await asyncio.sleep(HELD_SPEECH_POLL_SECS)
+            await asyncio.sleep(seconds)
         due = self._due
         self._timer = None
         if due == TRANSCRIPT:

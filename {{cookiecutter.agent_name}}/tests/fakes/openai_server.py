@@ -1,6 +1,10 @@
 """A fake OpenAI-compatible API: streamed chat completions (SSE) with scripted text or tool calls,
 audio speech (PCM) and audio transcriptions, plus injected failures and a record of every request.
 
+A request with a JSON schema for its reply (pipecat's LLMClassifier, as the voicemail detector asks
+whether a person answered) gets one JSON object of that shape, not streamed; it chooses as an LLM would
+for the phrases the tests speak: a recorded greeting's words make it a voicemail.
+
 Failures: `failure` for chat completions (an error status, a late answer, or a stream whose first
 token is late); `speech_down` (503) and `speech_cut_after_secs` (the connection drops mid-audio) for
 speech; `transcription_fault` "hang" (no answer) or "drop" (connections close for a few seconds,
@@ -20,6 +24,8 @@ from tests.fakes.audio import has_speech, tone
 
 DEFAULT_REPLY = "Sure, I can help with that."
 SPEECH_SAMPLE_RATE = 24000  # OpenAI's speech endpoint always answers with 24 kHz PCM.
+# Words of a recorded greeting; anything else a callee says is a person answering.
+MACHINE_GREETING_WORDS = ("you have reached", "leave a message", "not available", "after the tone")
 # How long a dropped transcription endpoint stays down: longer than the openai SDK's two retries take.
 TRANSCRIPTION_DROP_SECS = 3.0
 
@@ -67,17 +73,21 @@ class FakeOpenAI:
         self.transcription_drops: list[float] = []  # when it began dropping transcription requests
         self.transcripts: list[str] = []
         self.chat_requests: list[dict] = []
+        self.classifications: list[tuple[str, str]] = []  # (the input, the choice) of each classifier request
         self.speech_inputs: list[str] = []
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.chat_requests.append(body)
+        if "response_format" not in body:
+            self.chat_requests.append(body)
         failure = self.failure
         if failure and not failure.stream_first:
             await asyncio.sleep(failure.delay)
             if self.failure and failure.status:
                 error = {"error": {"message": "injected failure", "type": "server_error"}}
                 return web.json_response(error, status=failure.status)
+        if "response_format" in body:
+            return web.json_response(self.completion(body, json.dumps(self.classify(body))))
         reply = self.reply_to(body.get("messages", []))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -103,6 +113,39 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    def classify(self, body: dict) -> dict:
+        """An answer of the requested schema's shape: per choice question, the option the input calls for."""
+        # LLMClassifier writes "Input:\n<what was heard>\n\nQuestion ...", the options' own words after it.
+        said = body["messages"][-1]["content"].removeprefix("Input:\n").split("\n\nQuestion ")[0]
+        text = said.lower()
+        verdict = "voicemail" if any(words in text for words in MACHINE_GREETING_WORDS) else "conversation"
+        answers = {}
+        for name, question in body["response_format"]["json_schema"]["schema"]["properties"].items():
+            options = question["properties"]["choice"]["enum"]
+            choice = verdict if verdict in options else options[0]
+            answers[name] = {"choice": choice, "probabilities": {o: float(o == choice) for o in options}}
+            self.classifications.append((said, choice))
+        return answers
+
+    @staticmethod
+    def completion(body: dict, content: str) -> dict:
+        """A whole chat completion, as the API answers a request that is not streamed."""
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70},
+        }
 
     def reply_to(self, messages: list[dict]) -> str | ToolCall:
         said = [
