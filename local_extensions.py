@@ -130,8 +130,11 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
     about = "yes adds what the caller and the bot said: personal data, so off unless you need it"
     found.append(SettingRecord(reports, "CALL_REPORT_TRANSCRIPT", about, "no", choices=("no", "yes")))
     server = "Self-hosted server (server.py; Pipecat Cloud does not read these)"
+    about = "required by server.py: the https:// address Twilio calls"
+    if answers["call_transfer"] == "yes":
+        about += "; a transfer that ends brings the caller back there"
     found += [
-        SettingRecord(server, "PUBLIC_URL", "required by server.py: the https:// address Twilio calls"),
+        SettingRecord(server, "PUBLIC_URL", about),
         SettingRecord(server, "PORT", "the port it listens on", "8000"),
         SettingRecord(server, "SERVER_WORKERS", "worker processes; each serves many calls", "2"),
         SettingRecord(server, "DRAIN_TIMEOUT_SECS", "how long calls may run on after SIGTERM", "900"),

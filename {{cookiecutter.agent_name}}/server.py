@@ -62,7 +62,7 @@ class ServerSettings:
     @property
     def stream_url(self) -> str:
         """Where Twilio opens the Media Stream: PUBLIC_URL's host over wss://."""
-        return "wss://" + urlsplit(self.public_url).netloc + "/ws"
+        return twiml.self_hosted_stream_url(self.public_url)
 
     @classmethod
     def from_environment(cls, port: int | None = None) -> "ServerSettings":

@@ -75,6 +75,8 @@ class CallReport(CallFeature):
     def record(self) -> dict:
         record = {
             "call_sid": self._call.call_sid,
+            # A call back from a transfer has a second stream, and a second report.
+            "stream_sid": self._call.stream_sid,
             "direction": "outbound" if self._call.is_outbound else "inbound",
             "started_at": self._started_at.isoformat(timespec="seconds"),
             "duration_secs": round(time.monotonic() - self._started, 1),

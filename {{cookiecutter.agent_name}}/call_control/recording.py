@@ -30,7 +30,8 @@ class Recording(CallFeature):
     def __init__(self, call: TwilioCall) -> None:
         self._call = call
         self._greeting: Greeting | None = None
-        self._started = False
+        # Twilio records the call, not the stream: a caller back from a transfer is being recorded still.
+        self._started = call.is_back_from_transfer
         self._request: asyncio.Task | None = None
 
     def shape_greeting(self, greeting: Greeting) -> None:

@@ -1,7 +1,13 @@
 """The transfer_call tool: the live call is redirected to a <Dial>, and never hung up after it.
 
-A failed request never ends the call: a log line says why, the bot tells the caller, and the LLM
-gets the reason as the tool's result.
+The number is TRANSFER_NUMBER, whatever the caller says: the tool takes no argument, so the LLM never
+supplies one. A failed request never ends the call: a log line says why, the bot tells the caller, and
+the LLM gets the reason as the tool's result.
+
+Nobody strands the caller: TwiML goes on after a <Dial> ends, whether the line was busy, nobody
+answered within RING_SECS, the number failed, or the colleague hung up. Then Twilio says one sentence
+and streams the call to this agent again, with transfer_result=returned; the bot asks Twilio how the
+dialed leg ended and tells the caller.
 """
 
 import asyncio
@@ -24,14 +30,26 @@ import settings
 from call_control.feature import NO_LLM_RUN, CallFeature, tool
 from phone.numbers import is_phone_number
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
-from phone.stream import EndedBy, TwilioCall
-from phone.twiml import document
-from phrases import TRANSFER_FAILED, TRANSFERRING
+from phone.stream import RETURNED, TRANSFER_RESULT, EndedBy, TwilioCall
+from phone.twiml import connect_to_agent, document, self_hosted_stream_url
+from phrases import (
+    BACK_FROM_TRANSFER,
+    BACK_FROM_TRANSFER_INSTRUCTION,
+    RETURNING_FROM_TRANSFER,
+    TRANSFER_FAILED,
+    TRANSFER_UNANSWERED,
+    TRANSFERRING,
+)
+from voice.greeting import Greeting
 
 # The bot counts as done talking once it has been quiet this long: the TTS may pause between
 # the LLM's last sentence and the hold message.
 QUIET_SECS = 0.8
 HOLD_MESSAGE_TIMEOUT_SECS = 15
+# How long the dialed number may ring before Twilio gives up on it and brings the caller back.
+RING_SECS = 20
+# How a dialed leg that nobody took ends, in Twilio's words (Call.status).
+NOT_TAKEN = {"busy", "no-answer", "failed", "canceled"}
 
 
 def uninterruptible_speech(text: str) -> TTSSpeakFrame:
@@ -41,11 +59,32 @@ def uninterruptible_speech(text: str) -> TTSSpeakFrame:
     return frame
 
 
-def dial_twiml(number: str, caller_id: str | None) -> str:
-    """Moves the live call to `number`; the caller ID must be a number Twilio lets this account use."""
+def dial_twiml(number: str, caller_id: str | None, call: TwilioCall) -> str:
+    """Moves the live call to `number`, then, once that leg ends, back to this agent on a new stream.
+
+    The caller ID must be a number Twilio lets this account use.
+    """
     response = ElementTree.Element("Response")
-    ElementTree.SubElement(response, "Dial", {"callerId": caller_id} if caller_id else {}).text = number
+    dial = {"timeout": str(RING_SECS), **({"callerId": caller_id} if caller_id else {})}
+    ElementTree.SubElement(response, "Dial", dial).text = number
+    ElementTree.SubElement(response, "Say").text = RETURNING_FROM_TRANSFER
+    # The call's own parameters again (not Pipecat Cloud's routing, which connect_to_agent adds).
+    parameters = {name: value for name, value in call.parameters.items() if not name.startswith("_")}
+    public_url = settings.PUBLIC_URL.value()
+    stream_url = self_hosted_stream_url(public_url) if public_url else None
+    connect_to_agent(response, {**parameters, TRANSFER_RESULT: RETURNED}, stream_url)
     return document(response)
+
+
+async def dialed_leg_status(call_sid: str) -> str | None:
+    """How the call's latest <Dial> leg ended (busy, no-answer, completed, ...); None if Twilio cannot say."""
+    try:
+        async with twilio_api() as client:
+            legs = await with_timeout(client.calls.list_async(parent_call_sid=call_sid, limit=1))
+    except TwilioRequestError as error:
+        logger.warning(f"Call {call_sid}: how the transfer ended is unknown ({error})")
+        return None
+    return legs[0].status if legs else None
 
 
 async def redirect_call(call_sid: str, twiml: str) -> None:
@@ -59,6 +98,20 @@ class Transfer(CallFeature):
         self._call = call
         self._bot_speaking = False
         self._bot_stopped_at = 0.0
+        self._worker: PipelineWorker | None = None
+
+    def shape_greeting(self, greeting: Greeting) -> None:
+        if self._call.is_back_from_transfer:
+            # Not the greeting again: on_connected says how the transfer ended.
+            greeting.phrases = []
+            greeting.instruction = BACK_FROM_TRANSFER_INSTRUCTION
+
+    async def on_connected(self) -> None:
+        if self._call.is_back_from_transfer:
+            status = await dialed_leg_status(self._call.call_sid)
+            logger.info(f"Call {self._call.call_sid}: back from the transfer (the dialed leg: {status})")
+            said = TRANSFER_UNANSWERED if status in NOT_TAKEN else BACK_FROM_TRANSFER
+            await self._worker.queue_frame(TTSSpeakFrame(said))
 
     def tools(self) -> list[FunctionSchema]:
         description = "Transfer the caller to a human, when they ask for one or you cannot help them."
@@ -66,6 +119,7 @@ class Transfer(CallFeature):
 
     def watch(self, worker: PipelineWorker) -> None:
         """Follows when the bot speaks, so a transfer can wait until the caller heard the hold message."""
+        self._worker = worker
         worker.add_reached_downstream_filter((BotStartedSpeakingFrame, BotStoppedSpeakingFrame))
 
         # Other features watch other frames through the same event.
@@ -102,7 +156,8 @@ class Transfer(CallFeature):
             if not is_phone_number(number):
                 raise TwilioRequestError(f"{number!r} is not an E.164 number (check TRANSFER_NUMBER)")
             self._call.transferring = True
-            await redirect_call(self._call.call_sid, dial_twiml(number, caller_id=self.caller_id))
+            twiml = dial_twiml(number, caller_id=self.caller_id, call=self._call)
+            await redirect_call(self._call.call_sid, twiml)
         except TwilioRequestError as error:
             self._call.transferring = False
             if self._call.ended_by == EndedBy.TRANSFER:  # the caller hung up meanwhile

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -51,6 +51,11 @@ async def twilio_api() -> AsyncIterator[Client]:
         raise TwilioRequestError(
             f"Twilio answered {error.status} (code {error.code}): {error.msg}", error.status
         ) from error
+    except TwilioException as error:
+        # A list request's failed page: the SDK raises its base class, with the response as an argument.
+        response = next((arg for arg in error.args if hasattr(arg, "status_code")), None)
+        status = response.status_code if response is not None else None
+        raise TwilioRequestError(f"Twilio answered {status}: {error.args[0]}", status) from error
     except (TimeoutError, aiohttp.ClientError) as error:
         within = settings.TWILIO_API_TIMEOUT_SECS.value()
         raise TwilioRequestError(

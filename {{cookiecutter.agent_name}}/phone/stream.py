@@ -149,6 +149,11 @@ class EndedBy(StrEnum):
     REFUSED = "refused"  # Twilio did not confirm the stream as a live call of this account
 
 
+# The <Parameter> of a stream that brings a caller back from a transfer (call_control/transfer.py).
+TRANSFER_RESULT = "transfer_result"
+RETURNED = "returned"
+
+
 @dataclass
 class TwilioCall:
     call_sid: str
@@ -187,6 +192,11 @@ class TwilioCall:
     @property
     def to_number(self) -> str | None:
         return self.parameters.get("to_number")
+
+    @property
+    def is_back_from_transfer(self) -> bool:
+        """A transfer ended and Twilio brought the caller back: this is the call's second stream, or later."""
+        return self.parameters.get(TRANSFER_RESULT) == RETURNED
 
     @property
     def is_outbound(self) -> bool:

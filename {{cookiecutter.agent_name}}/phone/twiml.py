@@ -4,6 +4,7 @@
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 AGENT_NAME = "{{ cookiecutter.agent_name }}"
@@ -47,12 +48,15 @@ def document(response: ElementTree.Element) -> str:
     )
 
 
-def stream_twiml(parameters: dict[str, str], stream_url: str | None = None) -> str:
-    """Connects the call to this agent: on Pipecat Cloud, or at `stream_url` (server.py's own /ws).
+def self_hosted_stream_url(public_url: str) -> str:
+    """server.py's Media Stream endpoint: the host of PUBLIC_URL (https://agent.example.com), over wss://."""
+    return "wss://" + urlsplit(public_url).netloc + "/ws"
 
-    `parameters` reach the bot as call.parameters.
-    """
-    response = ElementTree.Element("Response")
+
+def connect_to_agent(
+    response: ElementTree.Element, parameters: dict[str, str], stream_url: str | None
+) -> None:
+    """Adds the verb that streams the call to this agent: on Pipecat Cloud, or at `stream_url`."""
     url = stream_url or STREAM_URL
     stream = ElementTree.SubElement(ElementTree.SubElement(response, "Connect"), "Stream", url=url)
     # Pipecat Cloud picks the agent by this parameter; a self-hosted server needs none.
@@ -60,6 +64,15 @@ def stream_twiml(parameters: dict[str, str], stream_url: str | None = None) -> s
     # Twilio drops query strings on Stream URLs, so everything travels as <Parameter>s.
     for name, value in {**routing, **parameters}.items():
         ElementTree.SubElement(stream, "Parameter", name=name, value=value)
+
+
+def stream_twiml(parameters: dict[str, str], stream_url: str | None = None) -> str:
+    """Connects the call to this agent: on Pipecat Cloud, or at `stream_url` (server.py's own /ws).
+
+    `parameters` reach the bot as call.parameters.
+    """
+    response = ElementTree.Element("Response")
+    connect_to_agent(response, parameters, stream_url)
     return document(response)
 
 

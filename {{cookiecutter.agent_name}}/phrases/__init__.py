@@ -27,6 +27,14 @@ TIME_LIMIT_GOODBYE = "We've reached the time limit for this call. Thank you for 
 {%- if cookiecutter.call_transfer == "yes" %}
 TRANSFERRING = "Please hold while I transfer you to a colleague."
 TRANSFER_FAILED = "I'm sorry, I couldn't transfer you right now. Can I help you with anything else?"
+# Twilio's own voice says this as a transfer ends, while the call streams to the bot again.
+RETURNING_FROM_TRANSFER = "One moment, please."
+TRANSFER_UNANSWERED = "I'm sorry, nobody could take your call right now. Can I help you with anything else?"
+BACK_FROM_TRANSFER = "You're back with me. Is there anything else I can help you with?"
+BACK_FROM_TRANSFER_INSTRUCTION = (
+    "The caller was transferred to a colleague and is back with you now; you tell them how the transfer went "
+    "in the next message. Help with what they say."
+)
 {%- endif %}
 
 # What the caller hears first, before anything they say, in this order.

@@ -62,7 +62,8 @@ async def one_question_call(agent) -> FakeTwilioCaller:
 
 
 def requests_for(fakes, caller) -> list:
-    return [r for r in fakes.twilio.requests if caller.call_sid in r.path]
+    """The REST requests about a caller's call: its CallSid in the path, or as a filter (ParentCallSid)."""
+    return [r for r in fakes.twilio.requests if caller.call_sid in (r.path + " ".join(r.query.values()))]
 
 
 def hang_ups_for(fakes, caller) -> list:

@@ -38,19 +38,30 @@ def call_reports(log: str) -> dict[str, list[dict]]:
 
 
 def report_of(server: AgentServer, caller: FakeTwilioCaller, timeout: float = 10.0) -> dict:
-    """The one report a call left, once bot() has returned."""
-    ended = f"Call {caller.call_sid} ended"
+    """The one report a caller's stream left, once bot() has returned (the report POSTed, if it was)."""
+
+    def reported() -> list[dict]:
+        log = server.log()
+        reports = call_reports(log).get(caller.call_sid, [])
+        if CALL_ENDED.findall(log).count(caller.call_sid) < len(reports):
+            return []  # the last stream's bot() is still posting its report
+        return [report for report in reports if report["stream_sid"] == caller.stream_sid]
+
     deadline = time.monotonic() + timeout
-    while ended not in server.log() and time.monotonic() < deadline:
+    while not reported() and time.monotonic() < deadline:
         time.sleep(0.05)
-    [record] = call_reports(server.log()).get(caller.call_sid, [])
+    [record] = reported()
     return record
 
 
 def calls_without_one_report(log: str, calls: list[str]) -> list[str]:
-    """Each of `calls` logged exactly one report: those that did not, with their count."""
+    """Each stream of `calls` (a CallSid once per stream) logged exactly one report: those that did not."""
     reports = call_reports(log)
-    return [f"{sid}: {len(reports.get(sid, []))} reports" for sid in calls if len(reports.get(sid, [])) != 1]
+    return [
+        f"{sid}: {len(reports.get(sid, []))} reports of {calls.count(sid)} streams"
+        for sid in sorted(set(calls))
+        if len(reports.get(sid, [])) != calls.count(sid)
+    ]
 
 
 class LogSlice:

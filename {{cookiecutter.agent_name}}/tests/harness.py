@@ -27,6 +27,7 @@ DEVELOPER_SETTINGS = (
     "_BASE_URL",
     "_PHONE_NUMBER",
     "TRANSFER_NUMBER",
+    "PUBLIC_URL",  # the bot reads it too: a transfer brings the caller back there
     "CALL_REPORT_URL",
     "CALL_REPORT_TRANSCRIPT",
     "TWILIO_EDGE",

@@ -125,12 +125,14 @@ class Greeting:
         self.phrases = phrases
         # What the LLM is told when the call starts (call_control features may change both).
         self.instruction = instruction
+        # False: the opening waits in the pipeline with the bot's other speech (an answering-machine check).
+        self.may_play_ahead = True
         self.played_from_cache = False  # True once the caller is hearing it, sent ahead of the pipeline
         self.playing_until = 0.0  # when the caller has heard all of it (time.monotonic())
 
     async def play_cached(self, call: TwilioCall) -> None:
         """Sends the cached opening to Twilio now, ahead of the pipeline, when there is one."""
-        audio = self.spoken.audio(self.phrases) if self.phrases else None
+        audio = self.spoken.audio(self.phrases) if self.phrases and self.may_play_ahead else None
         if audio:
             await send_audio_now(call, audio)
             self.played_from_cache = True

@@ -1,6 +1,6 @@
-"""A fake Twilio REST API: records every request (method, path, form, auth) and answers like Twilio.
+"""A fake Twilio REST API: records every request (method, path, form, auth, query) and answers like Twilio.
 
-It serves the resources the agent uses: Calls (create, fetch, update), a call's Recordings, and
+It serves the resources the agent uses: Calls (create, list, fetch, update), a call's Recordings, and
 IncomingPhoneNumbers (list, update). It knows the calls that exist, as Twilio does: those it
 created, and those a test's caller registered with `start_call()`; any other CallSid is a 404.
 `failure` makes matching requests fail or hang.
@@ -23,12 +23,14 @@ class TwilioRequest:
     path: str
     form: dict[str, str]
     username: str | None
+    query: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)  # when it arrived, on the tests' clock
 
 
 @dataclass
 class RestFailure:
-    """Requests whose `METHOD path form-keys` contain `match` get `status` (None: answer) after `delay`."""
+    """Requests whose `METHOD path form-keys query-keys` contain `match` get `status` (None: answer) after
+    `delay`."""
 
     match: str
     status: int | None = 500
@@ -46,6 +48,7 @@ class FakeTwilioRest:
         self._sids = itertools.count(1)
         self.app = web.Application(middlewares=[self._record_and_fail])
         self.app.router.add_post(ACCOUNT + "/Calls.json", self.create_call)
+        self.app.router.add_get(ACCOUNT + "/Calls.json", self.list_calls)
         self.app.router.add_get(ACCOUNT + "/Calls/{call}.json", self.fetch_call)
         self.app.router.add_post(ACCOUNT + "/Calls/{call}.json", self.update_call)
         self.app.router.add_post(ACCOUNT + "/Calls/{call}/Recordings.json", self.create_recording)
@@ -55,9 +58,10 @@ class FakeTwilioRest:
     @web.middleware
     async def _record_and_fail(self, request: web.Request, handler):
         form = {key: str(value) for key, value in (await request.post()).items()}
-        self.requests.append(TwilioRequest(request.method, request.path, form, _basic_auth_user(request)))
+        user, query = _basic_auth_user(request), dict(request.query)
+        self.requests.append(TwilioRequest(request.method, request.path, form, user, query))
         failure = self.failure
-        if failure and failure.match in f"{request.method} {request.path} {sorted(form)}":
+        if failure and failure.match in f"{request.method} {request.path} {sorted(form)} {sorted(query)}":
             await asyncio.sleep(failure.delay)
             if failure.status:
                 error = {"code": 20500, "message": "Injected failure", "status": failure.status}
@@ -69,11 +73,30 @@ class FakeTwilioRest:
         self.failure = None
 
     def _sid(self, prefix: str) -> str:
-        return f"{prefix}{next(self._sids):032d}"
+        # "fa": never one of the SIDs the tests' callers number from 1 (tests/calling.py).
+        return f"{prefix}fa{next(self._sids):030d}"
 
     def start_call(self, call_sid: str, account_sid: str, direction: str = "inbound") -> None:
         """A call Twilio has connected, as when a phone rings the number and the stream opens."""
         self.calls[call_sid] = _call_resource(call_sid, account_sid, direction, "in-progress")
+
+    def dial_leg(self, parent_call_sid: str, status: str) -> str:
+        """The leg a <Dial> placed from a call, ended as `status` (busy, no-answer, completed, ...)."""
+        parent = self.calls[parent_call_sid]
+        leg = _call_resource(self._sid("CA"), parent["account_sid"], "outbound-dial", status)
+        self.calls[leg["sid"]] = {**leg, "parent_call_sid": parent_call_sid}
+        return leg["sid"]
+
+    async def list_calls(self, request: web.Request) -> web.Response:
+        """Twilio lists the most recent calls first; ParentCallSid keeps the legs a call placed."""
+        account, parent = request.match_info["account"], request.query.get("ParentCallSid")
+        found = [
+            call
+            for call in reversed(self.calls.values())
+            if call["account_sid"] == account and parent in (None, call.get("parent_call_sid"))
+        ]
+        page_size = int(request.query.get("PageSize", "50"))
+        return web.json_response({"calls": found[:page_size], "next_page_uri": None, "page": 0})
 
     async def create_call(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -120,7 +143,14 @@ class FakeTwilioRest:
 def _call_resource(call_sid: str, account_sid: str, direction: str, status: str) -> dict:
     """The fields of Twilio's Call resource that the agent reads."""
     uri = f"/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json"
-    return {"sid": call_sid, "account_sid": account_sid, "direction": direction, "status": status, "uri": uri}
+    return {
+        "sid": call_sid,
+        "account_sid": account_sid,
+        "parent_call_sid": None,
+        "direction": direction,
+        "status": status,
+        "uri": uri,
+    }
 
 
 def _not_found(request: web.Request) -> web.Response:
