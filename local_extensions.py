@@ -122,6 +122,8 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
     if answers["call_transfer"] == "yes":
         number = answers["transfer_number"]
         found.append(SettingRecord(calls, "TRANSFER_NUMBER", "where transfer_call sends callers", number))
+        about = "seconds the transfer number may ring before the caller is back with the bot"
+        found.append(SettingRecord(calls, "TRANSFER_RING_SECS", about, "20"))
     reports = "Call reports: a JSON record of each call, logged and optionally POSTed"
     about = "an https:// endpoint (your CRM's) that receives each call's record as a JSON POST"
     found.append(SettingRecord(reports, "CALL_REPORT_URL", about))
@@ -195,6 +197,7 @@ def agent_records(answers) -> dict:
         "settings": list(settings.values()),
         "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
         "options": {option: answers[option] == "yes" for option in OPTIONS},
+        "warm_transfer": answers["call_transfer"] == "yes" and answers["transfer_mode"] == "warm",
         # pcc-deploy.toml's max_session_duration: the call's limit plus the margin to end it.
         "max_session_secs": int(answers["max_call_minutes"]) * 60 + int(answers["_call_end_margin_secs"]),
     }
@@ -235,6 +238,7 @@ def load_pre_gen_hook():
 # A question asked only when an earlier answer calls for it: question -> (earlier question, that answer).
 ASKED_ONLY_IF = {
     "transfer_number": ("call_transfer", "yes"),
+    "transfer_mode": ("call_transfer", "yes"),
     "voicemail_message": ("outbound_calls", "yes"),
 }
 
@@ -303,6 +307,8 @@ class AnswerGuard(Extension):
             choices = {key: f"{key}: {entry['label']}" for key, entry in providers.items()}
         elif question == "region":
             choices = {region: region for region in catalog["_regions"]}
+        elif question == "transfer_mode":
+            choices = {mode: mode for mode in catalog["_transfer_modes"]}
         elif question in YES_OR_NO_QUESTIONS:
             choices = {"no": "no", "yes": "yes"}  # without a valid default, Enter means no
         elif question == "organization" and len(self._organizations) > 1:

@@ -52,7 +52,12 @@ def remove_files(root: Path, *relative: str) -> None:
 
 
 def remove_transfer_files(root: Path) -> None:
-    remove_files(root, "call_control/transfer.py", "tests/test_transfer.py")
+    remove_files(root, "call_control/transfer.py", "tests/test_transfer.py", "tests/test_cold_transfer.py")
+    remove_warm_transfer_files(root)
+
+
+def remove_warm_transfer_files(root: Path) -> None:
+    remove_files(root, "call_control/warm_transfer.py", "tests/test_warm_transfer.py")
 
 
 def remove_recording_files(root: Path) -> None:
@@ -194,6 +199,10 @@ def main() -> None:
     remove_tool_caches(root)
     if ANSWERS["call_transfer"] == "no":
         remove_transfer_files(root)
+    elif ANSWERS["transfer_mode"] == "warm":
+        remove_files(root, "tests/test_cold_transfer.py")  # its checks are the cold <Dial>'s
+    else:
+        remove_warm_transfer_files(root)
     if ANSWERS["call_recording"] == "no":
         remove_recording_files(root)
     if ANSWERS["dtmf_input"] == "no":

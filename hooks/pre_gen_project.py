@@ -29,6 +29,7 @@ COUNT = re.compile(r"0|[1-9][0-9]{0,5}")
 TEMPLATE_FACTS = (
     "_providers",
     "_regions",
+    "_transfer_modes",
     "_phone_number_pattern",
     "_placeholder_organization",
     "_call_end_margin_secs",
@@ -95,6 +96,13 @@ def organization_problem(answers: dict) -> str | None:
 def region_problem(answers: dict) -> str | None:
     if answers["region"] not in answers["_regions"]:
         return f"region {shown(answers['region'])} is not one of: {', '.join(answers['_regions'])}"
+    return None
+
+
+def transfer_mode_problem(answers: dict) -> str | None:
+    modes = answers["_transfer_modes"]
+    if answers["transfer_mode"] not in modes:
+        return f"transfer_mode {shown(answers['transfer_mode'])} is not one of: {', '.join(modes)}"
     return None
 
 
@@ -213,6 +221,7 @@ RULES = {
     "max_call_minutes": max_call_minutes_problem,
     "call_transfer": yes_or_no_problem("call_transfer"),
     "transfer_number": transfer_number_problem,
+    "transfer_mode": transfer_mode_problem,
     "call_recording": yes_or_no_problem("call_recording"),
     "dtmf_input": yes_or_no_problem("dtmf_input"),
     "outbound_calls": yes_or_no_problem("outbound_calls"),

@@ -25,7 +25,12 @@ def coverage(answers: dict) -> str:
 ALL_OPTIONS_ON = dict.fromkeys(["call_transfer", "call_recording", "dtmf_input", "outbound_calls"], "yes")
 WHOLE_SUITES = [
     pytest.param({}, id="default-all-protocol-fakes"),
-    pytest.param({"stt": "assemblyai", "llm": "anthropic", "tts": "elevenlabs"}, id="all-factory-fakes"),
+    # With the warm transfer, whose tests no other suite runs (the every-option one's is cold).
+    pytest.param(
+        {"stt": "assemblyai", "llm": "anthropic", "tts": "elevenlabs"}
+        | {"call_transfer": "yes", "transfer_mode": "warm"},
+        id="all-factory-fakes-warm-transfer",
+    ),
     pytest.param(ALL_OPTIONS_ON, id="every-call-control-option-on"),
 ]
 

@@ -77,7 +77,7 @@ class Terminal:
 
 
 MENU_QUESTIONS = {"region", "stt", "llm", "tts", "call_transfer", "call_recording", "dtmf_input"}
-MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy"}
+MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy", "transfer_mode"}
 # The yes/no options and the one question a "yes" (the default) to outbound calls adds, in order.
 OPTION_QUESTIONS = (
     "call_transfer",
@@ -164,6 +164,7 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     transcript = term.transcript
     print(transcript)
     assert PROMPTS["transfer_number"] not in transcript
+    assert PROMPTS["transfer_mode"] not in transcript
     assert "Traceback" not in transcript
     agent = tmp_path / "out" / "front-desk"
     assert "Generated front-desk: python compiles and passes ruff" in transcript
@@ -184,10 +185,14 @@ def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path
     reason = term.refused("transfer_number", "555-0100")
     assert reason == "transfer_number '555-0100' is not an E.164 number such as +15555550100"
     term.child.sendline("+15555550123")
+    mode_menu = term.answer("transfer_mode", "2")
+    assert re.search(r"1 - cold\s+2 - warm", mode_menu)
     for name in (*OPTION_QUESTIONS[1:], "deploy"):
         term.answer(name)
     assert term.finish() == 0
-    assert "+15555550123" in (tmp_path / "out" / "phone-agent" / ".env.example").read_text()
+    agent = tmp_path / "out" / "phone-agent"
+    assert "+15555550123" in (agent / ".env.example").read_text()
+    assert (agent / "call_control" / "warm_transfer.py").exists()
 
 
 # Each typed answer a rule refuses, at its own question; multi-line values cannot be typed at a prompt.

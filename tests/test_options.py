@@ -11,7 +11,7 @@ from tests.conftest import BUILD_CHECKS
 
 # The files each option adds, and only that option.
 OPTION_FILES = {
-    "call_transfer": ["call_control/transfer.py", "tests/test_transfer.py"],
+    "call_transfer": ["call_control/transfer.py", "tests/test_transfer.py", "tests/test_cold_transfer.py"],
     "call_recording": ["call_control/recording.py", "tests/test_recording.py"],
     "dtmf_input": ["call_control/dtmf.py", "tests/test_dtmf.py"],
     "outbound_calls": [
@@ -68,3 +68,23 @@ def test_option_combination(bake, options):
             assert importers == [], f"{option}=no, yet {importers} import {absent}"
     # Every module left imports, and the call's pipeline builds with the features that are on.
     project.run_agent_tests(*BUILD_CHECKS)
+
+
+def test_warm_transfer_is_its_own_module(bake):
+    """transfer_mode=warm adds warm_transfer.py and its tests, in place of the cold <Dial>'s tests."""
+    project = bake(call_transfer="yes", transfer_mode="warm")
+
+    project.assert_lint_clean()
+    for relative in ("call_control/warm_transfer.py", "tests/test_warm_transfer.py"):
+        assert project.has_file(relative), relative
+    assert not project.has_file("tests/test_cold_transfer.py")
+    assert "WarmTransfer(call)" in project.text("bot.py")
+    assert "from call_control.transfer import Transfer\n" not in project.text("bot.py")
+    project.run_agent_tests(*BUILD_CHECKS)
+
+
+def test_cold_transfer_leaves_no_trace_of_the_warm_one(bake):
+    project = bake(call_transfer="yes")
+    assert not project.has_file("call_control/warm_transfer.py")
+    assert not project.has_file("tests/test_warm_transfer.py")
+    assert "HANDOVER" not in project.text("phrases/__init__.py")

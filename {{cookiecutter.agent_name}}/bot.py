@@ -1,4 +1,5 @@
-{%- set options = (cookiecutter | agent).options -%}
+{%- set agent = cookiecutter | agent -%}
+{%- set options = agent.options -%}
 """{{ cookiecutter.agent_name }}: a Pipecat voice agent for Twilio phone calls.
 
 It answers{% if options.outbound_calls %} and places{% endif %} calls. On Pipecat Cloud, the base image accepts Twilio's Media Stream at /ws
@@ -24,11 +25,14 @@ from call_control.outbound import CalleeSpeaksFirst
 from call_control.recording import Recording
 {%- endif %}
 from call_control.time_limit import TimeLimit
-{%- if options.call_transfer %}
+{%- if options.call_transfer and not agent.warm_transfer %}
 from call_control.transfer import Transfer
 {%- endif %}
 {%- if options.outbound_calls %}
 from call_control.voicemail import AnsweringMachine
+{%- endif %}
+{%- if agent.warm_transfer %}
+from call_control.warm_transfer import WarmTransfer
 {%- endif %}
 from phone.caller_check import ConfirmedCall
 from phone.stream import EndedBy, TwilioCall, TwilioStreamError, accept_twilio_call
@@ -54,7 +58,9 @@ def call_features(call: TwilioCall) -> list[CallFeature]:
         EndCall(call),
         IdleCaller(call),
         TimeLimit(call),
-{%- if options.call_transfer %}
+{%- if agent.warm_transfer %}
+        WarmTransfer(call),
+{%- elif options.call_transfer %}
         Transfer(call),
 {%- endif %}
 {%- if options.call_recording %}

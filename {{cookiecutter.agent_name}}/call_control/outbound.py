@@ -11,7 +11,7 @@ class CalleeSpeaksFirst(CallFeature):
         self._call = call
 
     def shape_greeting(self, greeting: Greeting) -> None:
-        if self._call.is_outbound:
+        if self._call.is_outbound and not self._call.is_back_from_transfer:
             name = self._call.parameters.get("callee_name") or "the person who answers"
             greeting.phrases = [phrase for phrase in greeting.phrases if phrase != GREETING]
             greeting.instruction = CALLEE_INSTRUCTION.format(name=name)

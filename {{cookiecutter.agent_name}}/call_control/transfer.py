@@ -5,7 +5,7 @@ supplies one. A failed request never ends the call: a log line says why, the bot
 the LLM gets the reason as the tool's result.
 
 Nobody strands the caller: TwiML goes on after a <Dial> ends, whether the line was busy, nobody
-answered within RING_SECS, the number failed, or the colleague hung up. Then Twilio says one sentence
+answered within TRANSFER_RING_SECS, the number failed, or the colleague hung up. Then Twilio says one sentence
 and streams the call to this agent again, with transfer_result=returned; the bot asks Twilio how the
 dialed leg ended and tells the caller.
 """
@@ -30,7 +30,7 @@ import settings
 from call_control.feature import NO_LLM_RUN, CallFeature, tool
 from phone.numbers import is_phone_number
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
-from phone.stream import RETURNED, TRANSFER_RESULT, EndedBy, TwilioCall
+from phone.stream import RETURNED, TRANSFER_RESULT, UNANSWERED, EndedBy, TwilioCall
 from phone.twiml import connect_to_agent, document, self_hosted_stream_url
 from phrases import (
     BACK_FROM_TRANSFER,
@@ -46,8 +46,6 @@ from voice.greeting import Greeting
 # the LLM's last sentence and the hold message.
 QUIET_SECS = 0.8
 HOLD_MESSAGE_TIMEOUT_SECS = 15
-# How long the dialed number may ring before Twilio gives up on it and brings the caller back.
-RING_SECS = 20
 # How a dialed leg that nobody took ends, in Twilio's words (Call.status).
 NOT_TAKEN = {"busy", "no-answer", "failed", "canceled"}
 
@@ -65,15 +63,21 @@ def dial_twiml(number: str, caller_id: str | None, call: TwilioCall) -> str:
     The caller ID must be a number Twilio lets this account use.
     """
     response = ElementTree.Element("Response")
-    dial = {"timeout": str(RING_SECS), **({"callerId": caller_id} if caller_id else {})}
+    ring_secs = str(int(settings.TRANSFER_RING_SECS.seconds()))  # whole seconds, as <Dial> takes them
+    dial = {"timeout": ring_secs, **({"callerId": caller_id} if caller_id else {})}
     ElementTree.SubElement(response, "Dial", dial).text = number
+    back_to_agent(response, call, RETURNED)
+    return document(response)
+
+
+def back_to_agent(response: ElementTree.Element, call: TwilioCall, result: str) -> None:
+    """Adds the verbs that return the caller to this agent: one sentence, then a new stream."""
     ElementTree.SubElement(response, "Say").text = RETURNING_FROM_TRANSFER
     # The call's own parameters again (not Pipecat Cloud's routing, which connect_to_agent adds).
     parameters = {name: value for name, value in call.parameters.items() if not name.startswith("_")}
     public_url = settings.PUBLIC_URL.value()
     stream_url = self_hosted_stream_url(public_url) if public_url else None
-    connect_to_agent(response, {**parameters, TRANSFER_RESULT: RETURNED}, stream_url)
-    return document(response)
+    connect_to_agent(response, {**parameters, TRANSFER_RESULT: result}, stream_url)
 
 
 async def dialed_leg_status(call_sid: str) -> str | None:
@@ -108,9 +112,11 @@ class Transfer(CallFeature):
 
     async def on_connected(self) -> None:
         if self._call.is_back_from_transfer:
-            status = await dialed_leg_status(self._call.call_sid)
-            logger.info(f"Call {self._call.call_sid}: back from the transfer (the dialed leg: {status})")
-            said = TRANSFER_UNANSWERED if status in NOT_TAKEN else BACK_FROM_TRANSFER
+            result = self._call.parameters[TRANSFER_RESULT]
+            # A <Dial>'s outcome is Twilio's to tell; a warm transfer's, the bot's own.
+            status = await dialed_leg_status(self._call.call_sid) if result == RETURNED else result
+            logger.info(f"Call {self._call.call_sid}: back from the transfer ({status})")
+            said = TRANSFER_UNANSWERED if status in (*NOT_TAKEN, UNANSWERED) else BACK_FROM_TRANSFER
             await self._worker.queue_frame(TTSSpeakFrame(said))
 
     def tools(self) -> list[FunctionSchema]:
@@ -145,19 +151,28 @@ class Transfer(CallFeature):
             await asyncio.sleep(0.05)
         logger.warning(f"Call {self._call.call_sid}: transferring before the hold message finished")
 
+    async def summary(self, params: FunctionCallParams) -> str:
+        """What the person taking the call hears first; a cold transfer tells them nothing."""
+        return ""
+
+    async def move_call(self, number: str, summary: str) -> None:
+        """Hands the live call to Twilio's <Dial>, with the way back after it; raises TwilioRequestError."""
+        twiml = dial_twiml(number, caller_id=self.caller_id, call=self._call)
+        await redirect_call(self._call.call_sid, twiml)
+
     # The caller may talk over the hold message, or press a key: neither may cancel the transfer.
     @tool_options(cancel_on_interruption=False)
     async def transfer_call(self, params: FunctionCallParams) -> None:
         number = settings.TRANSFER_NUMBER.value()
         asked_at = time.monotonic()
         await params.llm.push_frame(uninterruptible_speech(TRANSFERRING))
-        await self._wait_until_spoken(since=asked_at)
+        # The summary is written while the caller hears the hold message.
+        _, summary = await asyncio.gather(self._wait_until_spoken(since=asked_at), self.summary(params))
         try:
             if not is_phone_number(number):
                 raise TwilioRequestError(f"{number!r} is not an E.164 number (check TRANSFER_NUMBER)")
             self._call.transferring = True
-            twiml = dial_twiml(number, caller_id=self.caller_id, call=self._call)
-            await redirect_call(self._call.call_sid, twiml)
+            await self.move_call(number, summary)
         except TwilioRequestError as error:
             self._call.transferring = False
             if self._call.ended_by == EndedBy.TRANSFER:  # the caller hung up meanwhile

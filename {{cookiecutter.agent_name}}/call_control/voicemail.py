@@ -46,11 +46,16 @@ class AnsweringMachine(CallFeature):
         self._callee_spoke = False
 
     def shape_greeting(self, greeting: Greeting) -> None:
-        if self._call.is_outbound:
+        if self._checks_the_callee:
             greeting.may_play_ahead = False  # a recording notice, say, is held like the rest
 
+    @property
+    def _checks_the_callee(self) -> bool:
+        """A call the bot placed, on its first stream: back from a transfer, the callee is known."""
+        return self._call.is_outbound and not self._call.is_back_from_transfer
+
     def use_services(self, services: Services) -> None:
-        if not self._call.is_outbound:
+        if not self._checks_the_callee:
             return
         self._call.speech_held = True
         self._detector = CalleeDetector(

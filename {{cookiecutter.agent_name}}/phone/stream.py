@@ -151,7 +151,9 @@ class EndedBy(StrEnum):
 
 # The <Parameter> of a stream that brings a caller back from a transfer (call_control/transfer.py).
 TRANSFER_RESULT = "transfer_result"
-RETURNED = "returned"
+RETURNED = "returned"  # a <Dial> ended: Twilio's REST API says how
+UNANSWERED = "unanswered"  # a warm transfer nobody took
+CONFERENCE_ENDED = "conference_ended"  # a warm transfer's conversation is over
 
 
 @dataclass
@@ -196,7 +198,7 @@ class TwilioCall:
     @property
     def is_back_from_transfer(self) -> bool:
         """A transfer ended and Twilio brought the caller back: this is the call's second stream, or later."""
-        return self.parameters.get(TRANSFER_RESULT) == RETURNED
+        return self.parameters.get(TRANSFER_RESULT) in (RETURNED, UNANSWERED, CONFERENCE_ENDED)
 
     @property
     def is_outbound(self) -> bool:

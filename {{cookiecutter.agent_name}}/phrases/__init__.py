@@ -31,6 +31,15 @@ TRANSFER_FAILED = "I'm sorry, I couldn't transfer you right now. Can I help you 
 RETURNING_FROM_TRANSFER = "One moment, please."
 TRANSFER_UNANSWERED = "I'm sorry, nobody could take your call right now. Can I help you with anything else?"
 BACK_FROM_TRANSFER = "You're back with me. Is there anything else I can help you with?"
+{%- if cookiecutter.transfer_mode == "warm" %}
+# What the person taking a warm transfer hears first: HANDOVER_INTRO, then the LLM's summary of the call.
+HANDOVER_INTRO = "Transferred call."
+HANDOVER_NO_SUMMARY = "There is no summary of the call."
+HANDOVER_SUMMARY_INSTRUCTION = (
+    "This is a phone call so far. The caller is about to be transferred to a colleague. In one or two short "
+    "spoken sentences, without lists or markdown, tell the colleague who is calling and what they need."
+)
+{%- endif %}
 BACK_FROM_TRANSFER_INSTRUCTION = (
     "The caller was transferred to a colleague and is back with you now; you tell them how the transfer went "
     "in the next message. Help with what they say."

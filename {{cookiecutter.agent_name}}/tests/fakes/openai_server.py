@@ -1,9 +1,10 @@
 """A fake OpenAI-compatible API: streamed chat completions (SSE) with scripted text or tool calls,
 audio speech (PCM) and audio transcriptions, plus injected failures and a record of every request.
 
-A request with a JSON schema for its reply (pipecat's LLMClassifier, as the voicemail detector asks
-whether a person answered) gets one JSON object of that shape, not streamed; it chooses as an LLM would
-for the phrases the tests speak: a recorded greeting's words make it a voicemail.
+A request that is not streamed (a transfer's summary) gets one whole completion. One with a JSON schema
+for its reply (pipecat's LLMClassifier, as the voicemail detector asks whether a person answered) gets
+one JSON object of that shape; it chooses as an LLM would for the phrases the tests speak: a recorded
+greeting's words make it a voicemail.
 
 Failures: `failure` for chat completions (an error status, a late answer, or a stream whose first
 token is late); `speech_down` (503) and `speech_cut_after_secs` (the connection drops mid-audio) for
@@ -89,6 +90,8 @@ class FakeOpenAI:
         if "response_format" in body:
             return web.json_response(self.completion(body, json.dumps(self.classify(body))))
         reply = self.reply_to(body.get("messages", []))
+        if not body.get("stream"):  # a one-shot request out of the pipeline, such as a transfer's summary
+            return web.json_response(self.completion(body, str(reply)))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         if failure and failure.stream_first:

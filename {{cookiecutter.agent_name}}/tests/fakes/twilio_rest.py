@@ -1,14 +1,16 @@
 """A fake Twilio REST API: records every request (method, path, form, auth, query) and answers like Twilio.
 
-It serves the resources the agent uses: Calls (create, list, fetch, update), a call's Recordings, and
-IncomingPhoneNumbers (list, update). It knows the calls that exist, as Twilio does: those it
-created, and those a test's caller registered with `start_call()`; any other CallSid is a 404.
+It serves the resources the agent uses: Calls (create, list, fetch, update), a call's Recordings,
+Conferences (list) and IncomingPhoneNumbers (list, update). It knows the calls that exist, as Twilio
+does: those it created, and those a test's caller registered with `start_call()`; any other CallSid is
+a 404. A call that has ended cannot be redirected (Twilio's error 21220).
 `failure` makes matching requests fail or hang.
 """
 
 import asyncio
 import base64
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -43,6 +45,14 @@ class FakeTwilioRest:
     requests: list[TwilioRequest] = field(default_factory=list)
     failure: RestFailure | None = None
     calls: dict[str, dict] = field(default_factory=dict)  # CallSid -> the Call resource
+    # What becomes of the calls it places, once placed: answered ("in-progress"), "ringing" on and on,
+    # or ended unanswered ("busy", "no-answer", "failed").
+    placed_calls_become: str = "in-progress"
+    # Who answers them, as answering-machine detection says (Call.answered_by): "human", "machine_start".
+    placed_calls_answered_by: str = "human"
+    # A person who answers a call whose TwiML enters a conference joins it, which starts the conference.
+    colleagues_join: bool = True
+    conferences: dict[str, dict] = field(default_factory=dict)  # FriendlyName -> the Conference resource
 
     def __post_init__(self) -> None:
         self._sids = itertools.count(1)
@@ -52,6 +62,7 @@ class FakeTwilioRest:
         self.app.router.add_get(ACCOUNT + "/Calls/{call}.json", self.fetch_call)
         self.app.router.add_post(ACCOUNT + "/Calls/{call}.json", self.update_call)
         self.app.router.add_post(ACCOUNT + "/Calls/{call}/Recordings.json", self.create_recording)
+        self.app.router.add_get(ACCOUNT + "/Conferences.json", self.list_conferences)
         self.app.router.add_get(ACCOUNT + "/IncomingPhoneNumbers.json", self.list_numbers)
         self.app.router.add_post(ACCOUNT + "/IncomingPhoneNumbers/{number}.json", self.update_number)
 
@@ -71,6 +82,9 @@ class FakeTwilioRest:
     def reset(self) -> None:
         """No failure; the recorded requests stay, and each test finds its own by CallSid."""
         self.failure = None
+        self.placed_calls_become = "in-progress"
+        self.placed_calls_answered_by = "human"
+        self.colleagues_join = True
 
     def _sid(self, prefix: str) -> str:
         # "fa": never one of the SIDs the tests' callers number from 1 (tests/calling.py).
@@ -103,7 +117,23 @@ class FakeTwilioRest:
         call = _call_resource(self._sid("CA"), request.match_info["account"], "outbound-api", "queued")
         call.update({"to": form.get("To"), "from": form.get("From")})
         # Twilio answers "queued"; by the time the callee answers and the stream opens, it is in progress.
-        self.calls[call["sid"]] = {**call, "status": "in-progress"}
+        placed = {**call, "status": self.placed_calls_become}
+        answered = placed["status"] in ("in-progress", "completed")
+        if answered and form.get("MachineDetection"):
+            placed["answered_by"] = self.placed_calls_answered_by
+        self.calls[call["sid"]] = placed
+        entered = re.search(
+            r'<Conference [^>]*startConferenceOnEnter="true"[^>]*>([^<]+)<', form.get("Twiml", "")
+        )
+        person = placed.get("answered_by", "human") == "human"
+        if entered and placed["status"] == "in-progress" and person and self.colleagues_join:
+            name = entered.group(1)
+            self.conferences[name] = {
+                "sid": self._sid("CF"),
+                "account_sid": call["account_sid"],
+                "friendly_name": name,
+                "status": "in-progress",
+            }
         return web.json_response(call, status=201)
 
     async def fetch_call(self, request: web.Request) -> web.Response:
@@ -117,9 +147,26 @@ class FakeTwilioRest:
         call = self.calls.get(request.match_info["call"])
         if call is None or call["account_sid"] != request.match_info["account"]:
             return _not_found(request)
+        if "Twiml" in form and call["status"] not in ("queued", "ringing", "in-progress"):
+            error = {"code": 21220, "message": "Call is not in-progress. Cannot redirect.", "status": 400}
+            return web.json_response(error, status=400)
         if form.get("Status") == "completed":
             call["status"] = "completed"
+        # Twilio cancels a call that is queued or ringing, and leaves one in progress alone.
+        if form.get("Status") == "canceled" and call["status"] in ("queued", "ringing"):
+            call["status"] = "canceled"
         return web.json_response(call)
+
+    async def list_conferences(self, request: web.Request) -> web.Response:
+        name, status = request.query.get("FriendlyName"), request.query.get("Status")
+        found = [
+            conference
+            for conference in self.conferences.values()
+            if conference["account_sid"] == request.match_info["account"]
+            and name in (None, conference["friendly_name"])
+            and status in (None, conference["status"])
+        ]
+        return web.json_response({"conferences": found, "next_page_uri": None, "page": 0})
 
     async def create_recording(self, request: web.Request) -> web.Response:
         recording = {"sid": self._sid("RE"), "call_sid": request.match_info["call"], "status": "in-progress"}
@@ -147,6 +194,7 @@ def _call_resource(call_sid: str, account_sid: str, direction: str, status: str)
         "sid": call_sid,
         "account_sid": account_sid,
         "parent_call_sid": None,
+        "answered_by": None,
         "direction": direction,
         "status": status,
         "uri": uri,
