@@ -122,15 +122,7 @@ def test_a_self_hosted_agent_brings_the_caller_back_to_its_own_server(fresh_serv
     fakes.caller_will_say(WANTS_A_PERSON)
     fakes.openai.answers = {WANTS_A_PERSON: ToolCall("transfer_call")}
 
-    async def scenario():
-        async with new_caller(server, parameters=INBOUND) as caller:
-            await hear_greeting(caller)
-            await caller.say(question())
-            await until_transferred(fakes, caller)
-            await caller.hang_up()
-            return caller
-
-    caller = run(scenario())
+    caller = run(transferred_call(server, fakes))
     [transfer] = transfer_requests(fakes, caller)
     url, parameters = stream_back(transfer.form["Twiml"])
     assert url == "wss://agent.example.test/ws"
