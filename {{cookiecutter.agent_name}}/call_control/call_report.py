@@ -20,7 +20,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMUserAggrega
 from pipecat.processors.frame_processor import FrameDirection
 
 import settings
-from call_control.feature import CallFeature
+from call_control.feature import CallFeature, spoken_turns
 from phone.stream import EndedBy, TwilioCall
 
 ATTEMPTS = 2
@@ -93,15 +93,7 @@ class CallReport(CallFeature):
     def _transcript(self) -> list[dict[str, str]]:
         if self._user_aggregator is None:
             return []
-        messages = self._user_aggregator.context.get_messages()
-        # Some LLMs keep messages of their own in the context (Gemini's thought signatures): not dicts.
-        return [
-            {"role": message["role"], "text": message["content"]}
-            for message in messages
-            if isinstance(message, dict)
-            and message.get("role") in ("user", "assistant")
-            and isinstance(message.get("content"), str)
-        ]
+        return [{"role": role, "text": text} for role, text in spoken_turns(self._user_aggregator.context)]
 
     async def on_ended(self) -> None:
         """A bad report setting, like a failed POST, is one warning line: the call has ended well."""

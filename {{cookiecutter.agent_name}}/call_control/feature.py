@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
@@ -23,6 +24,18 @@ async def say_goodbye(processor: FrameProcessor, call: TwilioCall, goodbye: str,
     await processor.push_frame(TTSSpeakFrame(goodbye))
     # Pushed downstream behind the goodbye, so the caller hears it before the line closes.
     await processor.push_frame(EndWorkerFrame(reason=cause))
+
+
+def spoken_turns(context: LLMContext) -> list[tuple[str, str]]:
+    """(role, text) of what the caller and the bot said, in order: no instructions, tools or images."""
+    # Some LLMs keep messages of their own in the context (Gemini's thought signatures): not dicts.
+    return [
+        (message["role"], message["content"])
+        for message in context.get_messages()
+        if isinstance(message, dict)
+        and message.get("role") in ("user", "assistant")
+        and isinstance(message.get("content"), str)
+    ]
 
 
 def tool(

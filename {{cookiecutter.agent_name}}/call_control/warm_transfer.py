@@ -20,6 +20,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams
 
 import settings
+from call_control.feature import spoken_turns
 from call_control.transfer import NOT_TAKEN, Transfer, back_to_agent, redirect_call
 from phone.rest import TwilioRequestError, twilio_api, with_timeout
 from phone.stream import CONFERENCE_ENDED, UNANSWERED, TwilioCall
@@ -73,17 +74,6 @@ def unanswered_twiml(call: TwilioCall) -> str:
     return document(response)
 
 
-def spoken_lines(context: LLMContext) -> str:
-    messages = context.get_messages()
-    return "\n".join(
-        f"{message['role']}: {message['content']}"
-        for message in messages
-        if isinstance(message, dict)
-        and message.get("role") in ("user", "assistant")
-        and isinstance(message.get("content"), str)
-    )
-
-
 class WarmTransfer(Transfer):
     _on_hold: asyncio.Future | None = None
     _handover: asyncio.Task | None = None
@@ -94,7 +84,8 @@ class WarmTransfer(Transfer):
 
     async def summary(self, params: FunctionCallParams) -> str:
         """The LLM's summary of the call so far, out of the pipeline; a failure is one warning line."""
-        context = LLMContext([{"role": "user", "content": spoken_lines(params.context) or "(nothing yet)"}])
+        call_so_far = "\n".join(f"{role}: {text}" for role, text in spoken_turns(params.context))
+        context = LLMContext([{"role": "user", "content": call_so_far or "(nothing yet)"}])
         try:
             async with asyncio.timeout(SUMMARY_TIMEOUT_SECS):
                 summary = await params.llm.run_inference(
