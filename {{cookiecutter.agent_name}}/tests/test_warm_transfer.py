@@ -73,6 +73,12 @@ def colleague_calls(fakes, caller) -> list:
     ]
 
 
+def leg_requests(fakes, placed) -> list:
+    """The updates the bot sent to the colleague's call that `placed` created."""
+    path = f"/Calls/{placed.created_sid}.json"
+    return [r for r in fakes.twilio.requests if r.method == "POST" and r.path.endswith(path)]
+
+
 def script(fakes) -> None:
     fakes.caller_will_say(WANTS_A_PERSON, QUESTION)
     fakes.openai.answers = {WANTS_A_PERSON: ToolCall("transfer_call"), QUESTION: "We open at nine."}
@@ -147,12 +153,8 @@ def test_a_colleague_who_cannot_take_it_sends_the_caller_back_to_the_bot(agent, 
     assert hang_ups_for(fakes, caller) == []
     if colleague == "answered-by-a-machine":  # hung up before the machine could join the caller
         [placed] = colleague_calls(fakes, caller)
-        leg = next(
-            sid for sid, call in fakes.twilio.calls.items() if call.get("answered_by") == "machine_start"
-        )
-        assert [r.form for r in fakes.twilio.requests if r.path.endswith(f"/Calls/{leg}.json")][-1] == {
-            "Status": "completed"
-        }
+        assert fakes.twilio.calls[placed.created_sid]["answered_by"] == "machine_start"
+        assert [r.form for r in leg_requests(fakes, placed)][-1] == {"Status": "completed"}
     # The bot knew the outcome: no question to Twilio about a dialed leg.
     assert not [r for r in requests_for(fakes, caller) if "ParentCallSid" in r.query]
     assert report_of(agent, back)["ended_by"] == "caller"
@@ -174,9 +176,10 @@ def test_a_caller_who_hangs_up_on_hold_takes_the_colleagues_call_with_them(agent
         return caller
 
     caller = run(scenario())
-    canceled = [r for r in fakes.twilio.requests if r.form == {"Status": "canceled"}]
-    leg = canceled[-1].path.rsplit("/", 1)[-1].removesuffix(".json")
-    assert fakes.twilio.calls[leg]["status"] == "canceled"
+    [placed] = colleague_calls(fakes, caller)
+    run(wait_until(lambda: leg_requests(fakes, placed), timeout=10, what="the colleague's call stopped"))
+    assert [r.form for r in leg_requests(fakes, placed)] == [{"Status": "canceled"}]
+    assert fakes.twilio.calls[placed.created_sid]["status"] == "canceled"
     assert transfer_requests(fakes, caller) == transfer_requests(fakes, caller)[:1]  # not brought back
 
 
@@ -205,10 +208,9 @@ def test_a_phone_nobody_answers_stops_ringing_and_the_caller_is_back(fresh_serve
 
     caller = run(scenario())
     [placed] = colleague_calls(fakes, caller)
-    cancel = [r for r in fakes.twilio.requests if r.form == {"Status": "canceled"} and r.at > placed.at]
+    cancel = [r for r in leg_requests(fakes, placed) if r.form == {"Status": "canceled"}]
     assert len(cancel) == 1
-    leg_sid = cancel[0].path.rsplit("/", 1)[-1].removesuffix(".json")
-    assert fakes.twilio.calls[leg_sid]["to"] == settings.TRANSFER_NUMBER.default
+    assert fakes.twilio.calls[placed.created_sid]["to"] == settings.TRANSFER_NUMBER.default
     hold, way_back = transfer_requests(fakes, caller)
     assert placed.at < cancel[0].at < way_back.at  # the ringing stops before the caller leaves the hold
     assert '<Parameter name="transfer_result" value="unanswered" />' in way_back.form["Twiml"]

@@ -27,6 +27,10 @@ class TwilioRequest:
     username: str | None
     query: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)  # when it arrived, on the tests' clock
+    created_sid: str | None = None  # the SID of the call it placed, if it placed one
+
+
+RECORD = web.RequestKey("record", TwilioRequest)  # each request's record, for its handler to complete
 
 
 @dataclass
@@ -70,7 +74,8 @@ class FakeTwilioRest:
     async def _record_and_fail(self, request: web.Request, handler):
         form = {key: str(value) for key, value in (await request.post()).items()}
         user, query = _basic_auth_user(request), dict(request.query)
-        self.requests.append(TwilioRequest(request.method, request.path, form, user, query))
+        request[RECORD] = TwilioRequest(request.method, request.path, form, user, query)
+        self.requests.append(request[RECORD])
         failure = self.failure
         if failure and failure.match in f"{request.method} {request.path} {sorted(form)} {sorted(query)}":
             await asyncio.sleep(failure.delay)
@@ -116,6 +121,7 @@ class FakeTwilioRest:
         form = await request.post()
         call = _call_resource(self._sid("CA"), request.match_info["account"], "outbound-api", "queued")
         call.update({"to": form.get("To"), "from": form.get("From")})
+        request[RECORD].created_sid = call["sid"]
         # Twilio answers "queued"; by the time the callee answers and the stream opens, it is in progress.
         placed = {**call, "status": self.placed_calls_become}
         answered = placed["status"] in ("in-progress", "completed")
