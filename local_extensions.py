@@ -198,6 +198,7 @@ def agent_records(answers) -> dict:
         "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
         "options": {option: answers[option] == "yes" for option in OPTIONS},
         "warm_transfer": answers["call_transfer"] == "yes" and answers["transfer_mode"] == "warm",
+        "noise_filter": answers["noise_filter"] == "krisp",
         # pcc-deploy.toml's max_session_duration: the call's limit plus the margin to end it.
         "max_session_secs": int(answers["max_call_minutes"]) * 60 + int(answers["_call_end_margin_secs"]),
     }
@@ -309,6 +310,8 @@ class AnswerGuard(Extension):
             choices = {region: region for region in catalog["_regions"]}
         elif question == "transfer_mode":
             choices = {mode: mode for mode in catalog["_transfer_modes"]}
+        elif question == "noise_filter":
+            choices = {name: name for name in catalog["_noise_filters"]}
         elif question in YES_OR_NO_QUESTIONS:
             choices = {"no": "no", "yes": "yes"}  # without a valid default, Enter means no
         elif question == "organization" and len(self._organizations) > 1:

@@ -209,6 +209,8 @@ def main() -> None:
         remove_dtmf_files(root)
     if ANSWERS["outbound_calls"] == "no":
         remove_outbound_files(root)
+    if ANSWERS["noise_filter"] == "none":
+        remove_files(root, "voice/noise_filter.py", "tests/test_noise_filter.py")
     if ANSWERS["ci"] == "no":
         remove_ci_files(root)
     try:

@@ -30,6 +30,7 @@ TEMPLATE_FACTS = (
     "_providers",
     "_regions",
     "_transfer_modes",
+    "_noise_filters",
     "_phone_number_pattern",
     "_placeholder_organization",
     "_call_end_margin_secs",
@@ -103,6 +104,13 @@ def transfer_mode_problem(answers: dict) -> str | None:
     modes = answers["_transfer_modes"]
     if answers["transfer_mode"] not in modes:
         return f"transfer_mode {shown(answers['transfer_mode'])} is not one of: {', '.join(modes)}"
+    return None
+
+
+def noise_filter_problem(answers: dict) -> str | None:
+    filters = answers["_noise_filters"]
+    if answers["noise_filter"] not in filters:
+        return f"noise_filter {shown(answers['noise_filter'])} is not one of: {', '.join(filters)}"
     return None
 
 
@@ -226,6 +234,7 @@ RULES = {
     "dtmf_input": yes_or_no_problem("dtmf_input"),
     "outbound_calls": yes_or_no_problem("outbound_calls"),
     "voicemail_message": spoken_line_problem("voicemail_message", "to a voicemail"),
+    "noise_filter": noise_filter_problem,
     "ci": yes_or_no_problem("ci"),
     "deploy": yes_or_no_problem("deploy"),
 }

@@ -60,6 +60,7 @@ BAD_ANSWERS = {
     "voicemail-message-blank": (["voicemail_message= "], "voicemail_message is empty"),
     "voicemail-message-newline": (["voicemail_message=Call\nback"], "voicemail_message must be one line"),
     "transfer-mode-unknown": (["transfer_mode=lukewarm"], "transfer_mode 'lukewarm' is not one of"),
+    "noise-filter-unknown": (["noise_filter=rnnoise"], "noise_filter 'rnnoise' is not one of: none, krisp"),
     "transfer-number-not-e164": (["transfer_number=555-0100"], "is not an E.164 number"),
     "transfer-number-closing-tag": (["transfer_number=+1555</Dial>"], "is not an E.164 number"),
     "transfer-number-trailing-newline": (["transfer_number=+15555550100\n"], "is not an E.164 number"),

@@ -77,14 +77,15 @@ class Terminal:
 
 
 MENU_QUESTIONS = {"region", "stt", "llm", "tts", "call_transfer", "call_recording", "dtmf_input"}
-MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy", "transfer_mode"}
-# The yes/no options and the one question a "yes" (the default) to outbound calls adds, in order.
+MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy", "transfer_mode", "noise_filter"}
+# The options and the one question a "yes" (the default) to outbound calls adds, in order.
 OPTION_QUESTIONS = (
     "call_transfer",
     "call_recording",
     "dtmf_input",
     "outbound_calls",
     "voicemail_message",
+    "noise_filter",
     "ci",
 )
 
@@ -157,6 +158,8 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     term.answer("dtmf_input")
     term.answer("outbound_calls")
     term.answer("voicemail_message")  # asked after a "yes" to outbound calls
+    noise_menu = term.answer("noise_filter")
+    assert re.search(r"1 - none\s+2 - krisp", noise_menu)
     ci_menu = term.answer("ci")  # its default, yes, comes first
     assert re.search(r"1 - yes\s+2 - no", ci_menu)
     term.answer("deploy")

@@ -4,6 +4,7 @@ turned off, they are absent, nothing imports them, and every module left still i
 
 import ast
 import itertools
+import re
 
 import pytest
 
@@ -26,6 +27,7 @@ OPTION_FILES = {
         "tests/audio/voicemail_greeting.wav",
     ],
 }
+NOISE_FILTER_FILES = ["voice/noise_filter.py", "tests/test_noise_filter.py"]
 ANSWER_SETS = [
     dict(zip(OPTION_FILES, values, strict=True)) for values in itertools.product(["yes", "no"], repeat=4)
 ]
@@ -66,6 +68,7 @@ def test_option_combination(bake, options):
             absent = {module_name(f) for f in files if f.endswith(".py")}
             importers = sorted(path for path, names in imports.items() if names & absent)
             assert importers == [], f"{option}=no, yet {importers} import {absent}"
+    assert not any(project.has_file(relative) for relative in NOISE_FILTER_FILES)  # noise_filter=none
     # Every module left imports, and the call's pipeline builds with the features that are on.
     project.run_agent_tests(*BUILD_CHECKS)
 
@@ -88,3 +91,18 @@ def test_cold_transfer_leaves_no_trace_of_the_warm_one(bake):
     assert not project.has_file("call_control/warm_transfer.py")
     assert not project.has_file("tests/test_warm_transfer.py")
     assert "HANDOVER" not in project.text("phrases/__init__.py")
+
+
+def test_noise_filter_is_its_own_module_and_pipecat_cloud_loads_its_table(bake, monkeypatch):
+    project = bake(noise_filter="krisp")
+
+    project.assert_lint_clean()
+    assert all(project.has_file(relative) for relative in NOISE_FILTER_FILES)
+    import pipecatcloud.cli.config as cli_config
+    from pipecatcloud._utils.deploy_utils import load_deploy_config_file
+
+    monkeypatch.setattr(cli_config, "deploy_config_path", str(project.path / "pcc-deploy.toml"))
+    assert load_deploy_config_file().krisp_viva.audio_filter == "tel"
+    # Calls without the Krisp SDK, as on this machine, and the pipeline with the filter's hook.
+    summary = project.run_agent_tests("tests/test_noise_filter.py", *BUILD_CHECKS)
+    assert re.search(r"\b\d+ passed", summary) and "skipped" not in summary, summary

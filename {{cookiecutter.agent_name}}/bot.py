@@ -39,6 +39,9 @@ from phone.stream import EndedBy, TwilioCall, TwilioStreamError, accept_twilio_c
 from phrases import GREETED, OPENING
 from startup.process import AgentProcess
 from voice.greeting import Greeting
+{%- if agent.noise_filter %}
+from voice.noise_filter import NoiseFilter
+{%- endif %}
 from voice.pipeline import build_pipeline
 from voice.providers import Providers
 
@@ -72,6 +75,9 @@ def call_features(call: TwilioCall) -> list[CallFeature]:
 {%- if options.outbound_calls %}
         CalleeSpeaksFirst(call),
         AnsweringMachine(call),
+{%- endif %}
+{%- if agent.noise_filter %}
+        NoiseFilter(call),
 {%- endif %}
         # Last, so that it holds what the others pass on until Twilio confirms the call is real.
         ConfirmedCall(call),

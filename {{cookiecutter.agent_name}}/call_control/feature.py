@@ -9,6 +9,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 
 from phone.stream import EndedBy, TwilioCall
 from voice.greeting import Greeting
@@ -49,6 +50,9 @@ class CallFeature:
     def tools(self) -> list[FunctionSchema]:
         """Functions the LLM may call."""
         return []
+
+    def shape_transport(self, params: FastAPIWebsocketParams) -> None:
+        """Changes how the call's transport takes the caller's audio (its filter), before the call starts."""
 
     def use_services(self, services: Services) -> None:
         """Called with the call's services, before its pipeline is built."""

@@ -162,6 +162,8 @@ class TwilioCall:
     stream_sid: str
     websocket: WebSocket
     transport: FastAPIWebsocketTransport
+    # The transport's parameters: read as the call starts, so features may still change them until then.
+    transport_params: FastAPIWebsocketParams
     serializer: CallSerializer
     parameters: dict[str, str] = field(default_factory=dict)
     # Twilio's verdict on the CallSid (phone/caller_check.py): True once confirmed, False if refused.
@@ -288,16 +290,14 @@ def open_call(websocket: WebSocket, call_sid: str, stream_sid: str, parameters: 
         # Regional endpoints, proxies and test fakes; auto hang-up posts here too.
         base_url=settings.TWILIO_API_BASE_URL.value() or None,
     )
-    transport = FastAPIWebsocketTransport(
-        websocket=websocket,
-        params=FastAPIWebsocketParams(
-            audio_in_enabled=True,
-            audio_out_enabled=True,
-            add_wav_header=False,
-            serializer=serializer,
-        ),
+    params = FastAPIWebsocketParams(
+        audio_in_enabled=True,
+        audio_out_enabled=True,
+        add_wav_header=False,
+        serializer=serializer,
     )
-    return TwilioCall(call_sid, stream_sid, websocket, transport, serializer, parameters)
+    transport = FastAPIWebsocketTransport(websocket=websocket, params=params)
+    return TwilioCall(call_sid, stream_sid, websocket, transport, params, serializer, parameters)
 
 
 async def send_audio_now(call: TwilioCall, pcm: bytes) -> None:

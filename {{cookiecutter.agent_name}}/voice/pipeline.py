@@ -25,6 +25,7 @@ def build_pipeline(
 ) -> tuple[PipelineWorker, LLMContext]:
     """The call's worker, ready to run, and the LLM context it converses in."""
     for feature in features:
+        feature.shape_transport(call.transport_params)
         feature.use_services(services)
     context = LLMContext(tools=ToolsSchema(standard_tools=[tool for f in features for tool in f.tools()]))
     # Silero VAD plus smart-turn v3 (pipecat's default turn taking) decide when the caller is done.
