@@ -33,6 +33,12 @@ from jinja2.ext import Extension
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent
 KINDS = {"stt": "Speech-to-text", "llm": "LLM", "tts": "Text-to-speech"}
+# pipeline=realtime: one speech-to-speech service hears the caller and speaks, in place of the three.
+REALTIME = "realtime"
+ROLES = {**KINDS, REALTIME: "Speech-to-speech"}
+# Phrases a catalog entry may hand a service ({"phrase": ...}), all from the agent's phrases package.
+CATALOG_PHRASES = ("SYSTEM_PROMPT",)
+LINE_LENGTH = 110  # the agent's ruff line length: generated code is laid out within it
 OPTIONS = ("call_transfer", "call_recording", "dtmf_input", "outbound_calls")
 YES_OR_NO_QUESTIONS = (*OPTIONS, "ci", "deploy")
 
@@ -68,6 +74,53 @@ class EndpointRecord:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A constructor call the agent's code makes, from a catalog entry: `name(keyword=value, ...)`.
+
+    A value is Python source (a setting, a phrase) or another Call; the keyword "**" splats its value.
+    """
+
+    name: str
+    arguments: tuple[tuple[str, "Call | str"], ...] = ()
+
+    def flat(self) -> str:
+        parts = [value_source(keyword, value) for keyword, value in self.arguments]
+        return f"{self.name}({', '.join(parts)})"
+
+    def lines(self, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
+        """The call laid out as ruff formats it: on one line if it fits, else one argument per line."""
+        one_line = f"{' ' * indent}{prefix}{self.flat()}{suffix}"
+        if len(one_line) <= LINE_LENGTH or not self.arguments:
+            return [one_line]
+        found = [f"{' ' * indent}{prefix}{self.name}("]
+        for keyword, value in self.arguments:
+            argument = "**" if keyword == "**" else f"{keyword}="
+            if isinstance(value, Call):
+                found += value.lines(indent + 4, argument, ",")
+            else:
+                found.append(f"{' ' * (indent + 4)}{argument}{value},")
+        return [*found, f"{' ' * indent}){suffix}"]
+
+
+def value_source(keyword: str, value: "Call | str") -> str:
+    source = value.flat() if isinstance(value, Call) else value
+    return f"**{source}" if keyword == "**" else f"{keyword}={source}"
+
+
+def import_lines(names_by_module: dict[str, set[str]]) -> list[str]:
+    """`from module import A, B` lines for the given names, sorted and wrapped as ruff's isort does."""
+    found = []
+    for module in sorted(names_by_module):
+        names = sorted(names_by_module[module])
+        line = f"from {module} import {', '.join(names)}"
+        if len(line) <= LINE_LENGTH:
+            found.append(line)
+        else:
+            found += [f"from {module} import (", *(f"    {name}," for name in names), ")"]
+    return found
+
+
+@dataclass(frozen=True)
 class ProviderRecord:
     kind: str
     key: str
@@ -81,10 +134,15 @@ class ProviderRecord:
     endpoint: EndpointRecord | None
     sample_rate: int | None
     settings: tuple[SettingRecord, ...]
+    # Speech-to-speech services differ in how they are built: the whole call, laid out, and its imports.
+    construction: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    # The settings that hold credentials: each is required, and the tests plant a fake value in it.
+    secrets: tuple[str, ...] = ()
 
     @property
     def role(self) -> str:
-        return KINDS[self.kind]
+        return ROLES[self.kind]
 
     @property
     def factory(self) -> str:
@@ -177,12 +235,94 @@ def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
         endpoint=EndpointRecord(endpoint["arg"], endpoint["env"], endpoint.get("fake")) if endpoint else None,
         sample_rate=entry.get("sample_rate"),
         settings=tuple(settings),
+        secrets=(entry["api_key"],),
     )
+
+
+class _RealtimeBuilder:
+    """Turns a speech-to-speech entry's arguments into the Call that builds the service."""
+
+    def __init__(self, key: str, entry: dict) -> None:
+        self.entry = entry
+        self.group = f"{ROLES[REALTIME]}: {entry['label']}"
+        self.settings: list[SettingRecord] = []
+        self.secrets: list[str] = []
+        self.classes: dict[str, set[str]] = {entry["module"]: {entry["class"]}}
+
+    def value(self, keyword: str, spec: dict, module: str) -> "Call | str":
+        """A setting ({"env"}), a phrase, a literal, or a class ({"class", "args"}, in `module` unless it
+        names its own, which its arguments inherit)."""
+        if "env" in spec:
+            about = spec.get("about", keyword)
+            if "default" in spec:
+                self.settings.append(SettingRecord(self.group, spec["env"], about, spec["default"]))
+            else:
+                self.settings.append(SettingRecord(self.group, spec["env"], about, required=True))
+            if spec.get("secret"):
+                self.secrets.append(spec["env"])
+            return f"settings.{spec['env']}.value()"
+        if "phrase" in spec:
+            if spec["phrase"] not in CATALOG_PHRASES:
+                raise ValueError(f"{self.group}: {spec['phrase']} is not one of {CATALOG_PHRASES}")
+            return spec["phrase"]
+        if "literal" in spec:
+            return json.dumps(spec["literal"])
+        module = spec.get("module", module)
+        self.classes.setdefault(module, set()).add(spec["class"])
+        arguments = [(name, self.value(name, item, module)) for name, item in spec.get("args", {}).items()]
+        return Call(spec["class"], tuple(arguments))
+
+    def call(self) -> Call:
+        entry, arguments, module = self.entry, [], self.entry["module"]
+        if entry.get("api_key"):
+            key = {"env": entry["api_key"], "about": "API key", "secret": True}
+            arguments.append(("api_key", self.value("api_key", key, module)))
+        for name, spec in entry.get("arguments", {}).items():
+            arguments.append((name, self.value(name, spec, module)))
+        if "settings" in entry:
+            fields = [(name, self.value(name, spec, module)) for name, spec in entry["settings"].items()]
+            fields.append(("system_instruction", "SYSTEM_PROMPT"))
+            arguments.append(("settings", Call(f"{entry['class']}.Settings", tuple(fields))))
+        endpoint = entry.get("endpoint")
+        if endpoint:
+            about = f"endpoint, instead of {endpoint['default']}"
+            self.settings.append(SettingRecord(self.group, endpoint["env"], about))
+            arguments.append(("**", f'settings.{endpoint["env"]}.as_argument("{endpoint["arg"]}")'))
+        return Call(entry["class"], tuple(arguments))
+
+
+def _realtime_provider(key: str, entry: dict) -> ProviderRecord:
+    builder = _RealtimeBuilder(key, entry)
+    call = builder.call()
+    endpoint = entry.get("endpoint")
+    return ProviderRecord(
+        kind=REALTIME,
+        key=key,
+        label=entry["label"],
+        module=entry["module"],
+        class_name=entry["class"],
+        extra=entry["extra"],
+        api_key=entry.get("api_key") or builder.secrets[0],
+        fields=(),
+        endpoint=EndpointRecord(endpoint["arg"], endpoint["env"], endpoint.get("fake")) if endpoint else None,
+        sample_rate=None,
+        settings=tuple(builder.settings),
+        construction=tuple(call.lines(8, "return ")),
+        imports=tuple(import_lines(builder.classes)),
+        secrets=tuple(builder.secrets),
+    )
+
+
+def chosen_providers(answers) -> list[ProviderRecord]:
+    catalog = answers["_providers"]
+    if answers["pipeline"] == REALTIME:
+        return [_realtime_provider(answers[REALTIME], catalog[REALTIME][answers[REALTIME]])]
+    return [_provider(kind, answers[kind], catalog[kind][answers[kind]]) for kind in KINDS]
 
 
 def agent_records(answers) -> dict:
     """The records the agent's templates print, from the catalog and the answers."""
-    providers = [_provider(kind, answers[kind], answers["_providers"][kind][answers[kind]]) for kind in KINDS]
+    providers = chosen_providers(answers)
     settings = {record.name: record for record in _agent_settings(answers)}
     for provider in providers:
         for record in provider.settings:
@@ -198,6 +338,9 @@ def agent_records(answers) -> dict:
         "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
         "options": {option: answers[option] == "yes" for option in OPTIONS},
         "warm_transfer": answers["call_transfer"] == "yes" and answers["transfer_mode"] == "warm",
+        "realtime": answers["pipeline"] == REALTIME,
+        # Each credential once, though providers of one vendor share it.
+        "secrets": sorted({name for provider in providers for name in provider.secrets}),
         "noise_filter": answers["noise_filter"] == "krisp",
         # pcc-deploy.toml's max_session_duration: the call's limit plus the margin to end it.
         "max_session_secs": int(answers["max_call_minutes"]) * 60 + int(answers["_call_end_margin_secs"]),
@@ -238,6 +381,8 @@ def load_pre_gen_hook():
 
 # A question asked only when an earlier answer calls for it: question -> (earlier question, that answer).
 ASKED_ONLY_IF = {
+    "realtime": ("pipeline", REALTIME),
+    **{kind: ("pipeline", "cascade") for kind in KINDS},
     "transfer_number": ("call_transfer", "yes"),
     "transfer_mode": ("call_transfer", "yes"),
     "voicemail_message": ("outbound_calls", "yes"),
@@ -303,13 +448,15 @@ class AnswerGuard(Extension):
     def menu(self, question: str, default) -> dict[str, str]:
         """The choices of a question asked as a menu, each with its label; empty for a typed answer."""
         catalog = self._catalog
-        if question in KINDS:
+        if question in ROLES:
             providers = catalog["_providers"][question]
             choices = {key: f"{key}: {entry['label']}" for key, entry in providers.items()}
         elif question == "region":
             choices = {region: region for region in catalog["_regions"]}
         elif question == "transfer_mode":
             choices = {mode: mode for mode in catalog["_transfer_modes"]}
+        elif question == "pipeline":
+            choices = {name: name for name in catalog["_pipelines"]}
         elif question == "noise_filter":
             choices = {name: name for name in catalog["_noise_filters"]}
         elif question in YES_OR_NO_QUESTIONS:

@@ -76,6 +76,29 @@ def remove_outbound_files(root: Path) -> None:
     remove_files(root, "tests/audio/hello.wav", "tests/audio/voicemail_greeting.wav")
 
 
+# The two ways a call's voice works; post-gen keeps the chosen one's files and removes the other's.
+CASCADE_FILES = (
+    "voice/pipeline.py",
+    "voice/reply_guard.py",
+    "voice/caller_audio.py",
+    "tests/test_call.py",
+    "tests/test_greeting.py",
+    "tests/test_turn_models.py",
+    "tests/test_provider_faults.py",
+    "tests/test_caller_audio.py",
+    "tests/test_warm_up.py",
+)
+REALTIME_FILES = ("voice/realtime_pipeline.py", "tests/test_realtime.py", "tests/fakes/openai_realtime_server.py")
+
+
+def remove_cascade_files(root: Path) -> None:
+    remove_files(root, *CASCADE_FILES)
+
+
+def remove_realtime_files(root: Path) -> None:
+    remove_files(root, *REALTIME_FILES)
+
+
 def remove_ci_files(root: Path) -> None:
     """The workflow only: a team regenerating its agent may keep other files in .github/."""
     workflow = root / ".github" / "workflows" / "ci.yml"
@@ -209,6 +232,10 @@ def main() -> None:
         remove_dtmf_files(root)
     if ANSWERS["outbound_calls"] == "no":
         remove_outbound_files(root)
+    if ANSWERS["pipeline"] == "realtime":
+        remove_cascade_files(root)
+    else:
+        remove_realtime_files(root)
     if ANSWERS["noise_filter"] == "none":
         remove_files(root, "voice/noise_filter.py", "tests/test_noise_filter.py")
     if ANSWERS["ci"] == "no":

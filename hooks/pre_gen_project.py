@@ -31,6 +31,7 @@ TEMPLATE_FACTS = (
     "_regions",
     "_transfer_modes",
     "_noise_filters",
+    "_pipelines",
     "_phone_number_pattern",
     "_placeholder_organization",
     "_call_end_margin_secs",
@@ -104,7 +105,36 @@ def transfer_mode_problem(answers: dict) -> str | None:
     modes = answers["_transfer_modes"]
     if answers["transfer_mode"] not in modes:
         return f"transfer_mode {shown(answers['transfer_mode'])} is not one of: {', '.join(modes)}"
+    if answers["transfer_mode"] == "warm" and answers["call_transfer"] == "yes":
+        return realtime_conflict(answers, "transfer_mode")
     return None
+
+
+def pipeline_problem(answers: dict) -> str | None:
+    pipelines = answers["_pipelines"]
+    if answers["pipeline"] not in pipelines:
+        return f"pipeline {shown(answers['pipeline'])} is not one of: {', '.join(pipelines)}"
+    return None
+
+
+# What a speech-to-speech model cannot do, which the cascade's text LLM does: the one line that says why.
+NOT_WITH_REALTIME = {
+    "outbound_calls": "outbound_calls=yes needs pipeline=cascade: the answering-machine check classifies the "
+    "callee's words with a text LLM, which a speech-to-speech model does not offer",
+    "transfer_mode": "transfer_mode=warm needs pipeline=cascade: the colleague's summary is written by a text "
+    "LLM, which a speech-to-speech model does not offer",
+}
+
+
+def realtime_conflict(answers: dict, question: str) -> str | None:
+    return NOT_WITH_REALTIME[question] if answers["pipeline"] == "realtime" else None
+
+
+def outbound_calls_problem(answers: dict) -> str | None:
+    problem = yes_or_no_problem("outbound_calls")(answers)
+    if problem is None and answers["outbound_calls"] == "yes":
+        return realtime_conflict(answers, "outbound_calls")
+    return problem
 
 
 def noise_filter_problem(answers: dict) -> str | None:
@@ -219,6 +249,8 @@ RULES = {
     "agent_name": agent_name_problem,
     "organization": organization_problem,
     "region": region_problem,
+    "pipeline": pipeline_problem,
+    "realtime": provider_problem("realtime"),
     "stt": provider_problem("stt"),
     "llm": provider_problem("llm"),
     "tts": provider_problem("tts"),
@@ -232,7 +264,7 @@ RULES = {
     "transfer_mode": transfer_mode_problem,
     "call_recording": yes_or_no_problem("call_recording"),
     "dtmf_input": yes_or_no_problem("dtmf_input"),
-    "outbound_calls": yes_or_no_problem("outbound_calls"),
+    "outbound_calls": outbound_calls_problem,
     "voicemail_message": spoken_line_problem("voicemail_message", "to a voicemail"),
     "noise_filter": noise_filter_problem,
     "ci": yes_or_no_problem("ci"),

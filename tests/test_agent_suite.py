@@ -32,6 +32,11 @@ WHOLE_SUITES = [
         id="all-factory-fakes-warm-transfer",
     ),
     pytest.param(ALL_OPTIONS_ON, id="every-call-control-option-on"),
+    # The speech-to-speech pipeline, against the fake OpenAI Realtime API, with the features it takes.
+    pytest.param(
+        {"pipeline": "realtime", "call_transfer": "yes", "call_recording": "yes"},
+        id="realtime-protocol-fake-transfer-recording",
+    ),
 ]
 
 

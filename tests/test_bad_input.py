@@ -61,6 +61,16 @@ BAD_ANSWERS = {
     "voicemail-message-newline": (["voicemail_message=Call\nback"], "voicemail_message must be one line"),
     "transfer-mode-unknown": (["transfer_mode=lukewarm"], "transfer_mode 'lukewarm' is not one of"),
     "noise-filter-unknown": (["noise_filter=rnnoise"], "noise_filter 'rnnoise' is not one of: none, krisp"),
+    "pipeline-unknown": (["pipeline=hybrid"], "pipeline 'hybrid' is not one of: cascade, realtime"),
+    "realtime-unknown": (["pipeline=realtime", "realtime=mars"], "realtime 'mars' is not a provider"),
+    "realtime-outbound": (
+        ["pipeline=realtime", "outbound_calls=yes"],
+        "outbound_calls=yes needs pipeline=cascade: the answering-machine check classifies",
+    ),
+    "realtime-warm-transfer": (
+        ["pipeline=realtime", "call_transfer=yes", "transfer_mode=warm"],
+        "transfer_mode=warm needs pipeline=cascade",
+    ),
     "transfer-number-not-e164": (["transfer_number=555-0100"], "is not an E.164 number"),
     "transfer-number-closing-tag": (["transfer_number=+1555</Dial>"], "is not an E.164 number"),
     "transfer-number-trailing-newline": (["transfer_number=+15555550100\n"], "is not an E.164 number"),

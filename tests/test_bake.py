@@ -150,6 +150,30 @@ def test_system_prompt_with_quotes_and_newlines_reaches_the_bot_exactly(bake):
     assert loaded.stdout.strip() == repr(prompt)
 
 
+@pytest.mark.parametrize("key", list(CATALOG["realtime"]))
+def test_each_realtime_service_bakes_builds_and_converses(bake, key):
+    """pipeline=realtime: the speech-to-speech service in place of the three, with its own pipeline."""
+    entry = CATALOG["realtime"][key]
+    project = bake(pipeline="realtime", realtime=key, agent_name=f"realtime-{key}")
+
+    project.assert_lint_clean()
+    assert project.has_file("voice/realtime_pipeline.py") and not project.has_file("voice/pipeline.py")
+    pyproject = project.toml("pyproject.toml")
+    extras = re.search(r"pipecat-ai\[([^\]]+)\]", pyproject["project"]["dependencies"][0]).group(1).split(",")
+    assert sorted(extras) == sorted({"runner", "websocket", entry["extra"]})
+    factory = re.findall(r"def create_realtime\(self\) -> (\w+):", project.text("voice/providers.py"))
+    assert factory == [entry["class"]]
+    env_example = project.text(".env.example")
+    assert re.search(rf"^{entry['api_key']}=$", env_example, re.MULTILINE)
+    for name, spec in [*entry.get("arguments", {}).items(), *entry.get("settings", {}).items()]:
+        if "env" in spec and "default" not in spec:
+            assert re.search(rf"^{spec['env']}=$", env_example, re.MULTILINE), name
+    # Built offline from the catalog's class, every module imported, then a conversation, both ways: against
+    # the fake OpenAI Realtime API itself, or with the service swapped for OpenAI's (tests.serve_agent).
+    summary = project.run_agent_tests(*BUILD_CHECKS, "tests/test_realtime.py::test_conversation")
+    assert re.search(r"\b\d+ passed", summary) and not re.search(r"failed|skipped|error", summary), summary
+
+
 def test_every_provider_is_baked():
     baked = {kind: set() for kind in KINDS}
     for param in provider_bakes():

@@ -77,7 +77,7 @@ class Terminal:
 
 
 MENU_QUESTIONS = {"region", "stt", "llm", "tts", "call_transfer", "call_recording", "dtmf_input"}
-MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy", "transfer_mode", "noise_filter"}
+MENU_QUESTIONS |= {"outbound_calls", "ci", "deploy", "transfer_mode", "noise_filter", "pipeline", "realtime"}
 # The options and the one question a "yes" (the default) to outbound calls adds, in order.
 OPTION_QUESTIONS = (
     "call_transfer",
@@ -137,6 +137,8 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     term.answer("organization")
     region_menu = term.answer("region")
     assert re.search(r"1 - us-west\s+2 - us-east\s+3 - eu-central\s+4 - ap-south", region_menu)
+    pipeline_menu = term.answer("pipeline")  # Enter: the default, cascade; no realtime question after it
+    assert re.search(r"1 - cascade\s+2 - realtime", pipeline_menu)
     menus = {"stt": term.answer("stt", "3"), "llm": term.answer("llm", "2"), "tts": term.answer("tts", "2")}
     for kind, menu in menus.items():  # exactly the catalog, in its order (the default is its first)
         offered = re.findall(r"^ +(\d+) - (.+?)\s*$", menu, re.MULTILINE)
@@ -168,6 +170,7 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
     print(transcript)
     assert PROMPTS["transfer_number"] not in transcript
     assert PROMPTS["transfer_mode"] not in transcript
+    assert PROMPTS["realtime"] not in transcript
     assert "Traceback" not in transcript
     agent = tmp_path / "out" / "front-desk"
     assert "Generated front-desk: python compiles and passes ruff" in transcript
@@ -178,7 +181,9 @@ def test_menus_a_refused_answer_asked_again_and_a_skipped_question(terminal, tmp
 
 def test_a_yes_to_transfers_asks_for_the_number_and_checks_it(terminal, tmp_path):
     term = terminal()
-    for name in ("agent_name", "organization", "region", "stt", "llm", "tts", "system_prompt", "greeting"):
+    for name in ("agent_name", "organization", "region", "pipeline", "stt", "llm", "tts"):
+        term.answer(name)
+    for name in ("system_prompt", "greeting"):
         term.answer(name)
     term.answer("min_agents")
     term.answer("max_agents")
@@ -223,7 +228,7 @@ def test_each_bad_typed_answer_gets_one_line_and_the_question_again(terminal, tm
     for earlier in PROMPTS:
         if earlier == name:
             break
-        if earlier != "transfer_number":
+        if earlier not in ("transfer_number", "realtime"):  # asked only after other answers
             term.answer(earlier)
     term.question(name)
     for typed in TYPED_BAD_ANSWERS[name]:
@@ -235,7 +240,7 @@ def test_each_bad_typed_answer_gets_one_line_and_the_question_again(terminal, tm
 
 def test_a_menu_takes_only_its_numbers(terminal, tmp_path):
     term = terminal()
-    for name in ("agent_name", "organization", "region"):
+    for name in ("agent_name", "organization", "region", "pipeline"):
         term.answer(name)
     term.answer("stt", "mars")
     term.child.expect_exact("Please select one of the available options")
@@ -361,7 +366,9 @@ def test_several_organizations_are_a_menu(cloud, terminal, tmp_path):
     # The default first, as in cookiecutter's menus: with no organization active in the CLI, the placeholder.
     assert re.search(rf"1 - {PLACEHOLDER}: fill it in later\s+2 - acme-voice-1234\s+3 - globex-5678", menu)
     term.child.sendline("3")
-    for name in ("region", "stt", "llm", "tts", "system_prompt", "greeting", "min_agents", "max_agents"):
+    for name in ("region", "pipeline", "stt", "llm", "tts", "system_prompt", "greeting", "min_agents"):
+        term.answer(name)
+    for name in ("max_agents",):
         term.answer(name)
     term.answer("max_call_minutes")
     for name in OPTION_QUESTIONS:
@@ -402,7 +409,7 @@ def test_without_a_login_nothing_is_asked_of_pipecat_cloud(cloud, tmp_path):
 
 def test_piped_answers_get_plain_questions_and_one_error_line(tmp_path):
     """Answers read in order are never asked again: a refusal would shift each later one."""
-    piped = "My Bot\n" + "\n" * 20
+    piped = "My Bot\n" + "\n" * 40
     result = subprocess.run(
         [tool("cookiecutter"), str(ROOT), "-o", str(tmp_path / "out")],
         input=piped,
@@ -420,7 +427,7 @@ def test_piped_answers_get_plain_questions_and_one_error_line(tmp_path):
 
 def test_a_bad_value_given_on_the_command_line_is_asked_for_at_a_terminal(terminal, tmp_path):
     term = terminal(None, "deploy=No", "tts=espeak")
-    for name in ("agent_name", "organization", "region", "stt", "llm"):
+    for name in ("agent_name", "organization", "region", "pipeline", "stt", "llm"):
         term.answer(name)
     term.child.expect(r"  (tts 'espeak' is not a provider.*): try again")
     tts_menu = term.answer("tts", "2")
@@ -435,3 +442,25 @@ def test_a_bad_value_given_on_the_command_line_is_asked_for_at_a_terminal(termin
     assert term.finish() == 0
     assert "Deploying" not in term.transcript
     assert "elevenlabs" in (tmp_path / "out" / "phone-agent" / "pyproject.toml").read_text()
+
+
+def test_a_realtime_pipeline_asks_for_its_model_in_place_of_the_three(terminal, tmp_path):
+    term = terminal()
+    for name in ("agent_name", "organization", "region"):
+        term.answer(name)
+    term.answer("pipeline", "2")
+    realtime_menu = term.answer("realtime")
+    offered = re.findall(r"^ +\d+ - (\w+):", realtime_menu, re.MULTILINE)
+    assert offered == list(COOKIECUTTER["_providers"]["realtime"])
+    for name in ("system_prompt", "greeting", "min_agents", "max_agents", "max_call_minutes"):
+        term.answer(name)
+    for name in ("call_transfer", "call_recording", "dtmf_input"):
+        term.answer(name)
+    outbound_menu = term.answer("outbound_calls")  # its default follows the pipeline: no
+    assert re.search(r"1 - no\s+2 - yes", outbound_menu)
+    for name in ("noise_filter", "ci", "deploy"):
+        term.answer(name)
+    assert term.finish() == 0
+    transcript = term.transcript
+    assert not any(PROMPTS[kind] in transcript for kind in ("stt", "llm", "tts", "voicemail_message"))
+    assert (tmp_path / "out" / "phone-agent" / "voice" / "realtime_pipeline.py").exists()

@@ -42,8 +42,13 @@ from voice.greeting import Greeting
 {%- if agent.noise_filter %}
 from voice.noise_filter import NoiseFilter
 {%- endif %}
+{%- if not agent.realtime %}
 from voice.pipeline import build_pipeline
+{%- endif %}
 from voice.providers import Providers
+{%- if agent.realtime %}
+from voice.realtime_pipeline import build_pipeline
+{%- endif %}
 
 # Shared by every call this process serves: the turn models, the spoken greeting, services built ahead.
 PROCESS = AgentProcess(Providers())

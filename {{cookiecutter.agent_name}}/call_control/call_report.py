@@ -1,3 +1,4 @@
+{%- set agent = cookiecutter | agent -%}
 """One record per call, made when it ends: a JSON log line and, when CALL_REPORT_URL is set, a POST there
 (with a timeout and one retry), so a team can feed its CRM. The call is over by then: an endpoint that
 fails or hangs costs one warning line, and the caller never notices.
@@ -12,9 +13,19 @@ from datetime import UTC, datetime
 
 import aiohttp
 from loguru import logger
+{%- if agent.realtime %}
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    ErrorFrame,
+    FunctionCallInProgressFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+{%- else %}
 from pipecat.frames.frames import ErrorFrame, FunctionCallInProgressFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+{%- endif %}
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
 from pipecat.processors.frame_processor import FrameDirection
@@ -44,6 +55,28 @@ class ToolsAndErrors(BaseObserver):
             self.errors.append(data.frame.error)
 
 
+{%- if agent.realtime %}
+
+
+class ReplyLatency(BaseObserver):
+    """pipecat's UserBotLatencyObserver times from its local VAD, which a speech-to-speech model has no need
+    of: here a turn's latency runs from the model's end-of-speech event (after its own silence window) to
+    the bot's first audio of the reply."""
+
+    def __init__(self, measured: list[int]) -> None:
+        super().__init__(observe_every_push=False)
+        self._measured = measured
+        self._caller_stopped_at: float | None = None
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, UserStoppedSpeakingFrame) and data.direction == FrameDirection.DOWNSTREAM:
+            self._caller_stopped_at = time.monotonic()
+        elif isinstance(data.frame, BotStartedSpeakingFrame) and self._caller_stopped_at is not None:
+            self._measured.append(round((time.monotonic() - self._caller_stopped_at) * 1000))
+            self._caller_stopped_at = None
+{%- endif %}
+
+
 class CallReport(CallFeature):
     def __init__(self, call: TwilioCall) -> None:
         self._call = call
@@ -55,20 +88,27 @@ class CallReport(CallFeature):
         self._user_aggregator: LLMUserAggregator | None = None
 
     def watch(self, worker: PipelineWorker) -> None:
+{%- if agent.realtime %}
+        worker.add_observer(ReplyLatency(self._latencies_ms))
+{%- else %}
         # pipecat's measure: from the end of the caller's turn to the bot's first audio of the reply.
         latency = UserBotLatencyObserver()
         latency.add_event_handler("on_latency_measured", self._latency_measured)
         worker.add_observer(latency)
+{%- endif %}
         worker.add_observer(self._seen)
 
     def watch_caller(self, user_aggregator: LLMUserAggregator) -> None:
         self._user_aggregator = user_aggregator
-        user_aggregator.add_event_handler("on_user_turn_stopped", self._caller_turn_ended)
+        # Once the caller's words are in the context: a speech-to-speech model transcribes after the turn.
+        user_aggregator.add_event_handler("on_user_turn_message_added", self._caller_turn_ended)
+{%- if not agent.realtime %}
 
     async def _latency_measured(self, observer: UserBotLatencyObserver, latency_secs: float) -> None:
         self._latencies_ms.append(round(latency_secs * 1000))
+{%- endif %}
 
-    async def _caller_turn_ended(self, aggregator: LLMUserAggregator, strategy, message) -> None:
+    async def _caller_turn_ended(self, aggregator: LLMUserAggregator, message) -> None:
         if message.content:  # a turn of noise, with nothing transcribed, is no turn
             self._turns += 1
 

@@ -48,6 +48,10 @@ BACK_FROM_TRANSFER_INSTRUCTION = (
 
 # What the caller hears first, before anything they say, in this order.
 OPENING = [{% if cookiecutter.call_recording == "yes" %}RECORDING_NOTICE, {% endif %}GREETING]
+{%- if cookiecutter.pipeline == "realtime" %}
+# How the speech-to-speech model is given the words the bot must say (the greeting, a goodbye, a notice).
+SAY_EXACTLY = "Say exactly these words, and nothing else: {words}"
+{%- endif %}
 # The LLM's cue once the opening has played.
 GREETED = "A caller just connected, and you greeted them with the next message. Help with what they say."
 {%- if cookiecutter.outbound_calls == "yes" %}

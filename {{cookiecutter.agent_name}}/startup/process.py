@@ -20,23 +20,21 @@ import importlib
 from concurrent.futures import wait
 
 from loguru import logger
-from pipecat.frames.frames import LLMContextFrame
-from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.services.llm_service import LLMService
-from pipecat.services.stt_service import STTService
 from pipecat.utils.asyncio.task_manager import BaseTaskManager
 
 import settings
-from phrases import OPENING
 from settings import MissingSetting
-from startup.run_once import run_once
 from startup.services_ahead import ServicesAhead
 from voice.greeting import SpokenOnce
+{%- if cookiecutter.pipeline == "cascade" %}
+from voice.pipeline import warm_up_voice
+{%- endif %}
 from voice.providers import Providers
-from voice.services import Services, close_sdk_clients
+{%- if cookiecutter.pipeline == "realtime" %}
+from voice.realtime_pipeline import warm_up_voice
+{%- endif %}
+from voice.services import Services
 from voice.turn_models import TurnModels
-
-FIRST_REPLY_TIMEOUT_SECS = 15
 
 
 class AgentProcess:
@@ -88,21 +86,15 @@ class AgentProcess:
         asyncio.run(self.warm_up())
 
     async def warm_up(self) -> None:
-        # Here rather than at import; on a thread of its own it would cost 1.4 MB of peak memory.
-        self.turn_models.load()
         # The Twilio SDK loads its REST API's generated modules on first use: 220 ms on the event loop,
         # which would be the first call's, where the caller check asks Twilio, and every other call's.
         importlib.import_module("twilio.rest.api")
         try:
             settings.check_values()
-            stt, llm = self.providers.create_stt(), self.providers.create_llm()
+            await warm_up_voice(self.providers, self.spoken, self.turn_models)
         except MissingSetting as error:
             logger.error(f"Not warmed up: {error}")  # and each call stops with the same line until it is set
             return
-        # A missing text-to-speech key leaves the greeting to the calls, which then report it.
-        await asyncio.gather(first_use(stt, llm), self.spoken.synthesize(OPENING, self.providers.create_tts))
-        await close_sdk_clients(stt, llm)
-        del stt, llm  # their pipelines have ended; nothing of them may outlive the warm-up
         # What exists now (imports, models, SDK set-up) lives as long as the process. Frozen, later full
         # collections skip it: they took 110 ms, a hole in every call's audio, and now take under 50.
         gc.collect()
@@ -119,13 +111,3 @@ def return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, Alpine): nothing to do
         pass
-
-
-async def first_use(stt: STTService, llm: LLMService) -> None:
-    """The STT connects once (no audio) and the LLM answers one short request, so their SDKs' first-use
-    set-up is done before a caller waits on it."""
-    context = LLMContext([{"role": "user", "content": "Reply with the single word: ready"}])
-    try:
-        await run_once([stt, llm], [LLMContextFrame(context)], FIRST_REPLY_TIMEOUT_SECS)
-    except Exception as error:  # a provider problem here shows again, and is handled, in the calls
-        logger.warning(f"STT and LLM warm-up failed ({type(error).__name__}: {error})")

@@ -14,7 +14,10 @@ from pathlib import Path
 from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
-from tests.fakes.openai_server import FakeOpenAI
+{%- if agent.realtime %}
+from tests.fakes.openai_realtime_server import FakeOpenAIRealtime
+{%- endif %}
+from tests.fakes.openai_server import {% if not agent.realtime %}Failure, {% endif %}FakeOpenAI
 from tests.fakes.report_endpoint import FakeReportEndpoint
 from tests.fakes.twilio_rest import FakeTwilioRest
 
@@ -45,7 +48,7 @@ PROVIDER_ENDPOINTS = {
 {%- endif %}
 # Chosen providers no fake speaks: tests.serve_agent stands in for them at the factory boundary.
 FACTORY_FAKES = [{% for provider in agent.providers if provider.fake == "factory" %}"{{ provider.kind }}"{{ ", " if not loop.last }}{% endfor %}]
-PROVIDER_KEYS = [{% for provider in agent.providers | unique(attribute="api_key") %}"{{ provider.api_key }}"{{ ", " if not loop.last }}{% endfor %}]
+PROVIDER_KEYS = [{% for name in agent.secrets %}"{{ name }}"{{ ", " if not loop.last }}{% endfor %}]
 # The key tests.serve_agent's stand-ins send to the fake OpenAI server.
 FACTORY_FAKE_KEY = "fake-openai-key"
 
@@ -65,16 +68,60 @@ class Fakes:
     cartesia: FakeCartesia
     twilio: FakeTwilioRest
     reports: FakeReportEndpoint
+{%- if agent.realtime %}
+    # The speech-to-speech model: it replies as the chat fake's `answers` say, so tests script one fake.
+    realtime: FakeOpenAIRealtime
+{%- endif %}
     env: dict[str, str]
 
     def caller_will_say(self, *transcripts: str) -> None:
         """What the fake speech-to-text services hear, one transcript per caller utterance."""
         self.deepgram.transcripts = list(transcripts)
         self.openai.transcripts = list(transcripts)
+{%- if agent.realtime %}
+        self.realtime.transcripts = list(transcripts)
+{%- endif %}
 
     def spoken(self) -> list[str]:
+{%- if agent.realtime %}
+        """Every text the speech-to-speech model spoke, in order."""
+        return [text for _, text in self.realtime.spoken]
+{%- else %}
         """Every text the bot sent to a text-to-speech fake, in order per fake."""
         return self.cartesia.transcripts + self.openai.speech_inputs
+{%- endif %}
+
+    def user_messages(self) -> list[str]:
+        """What reached the LLM from the caller, in order: transcripts, and texts such as keypad digits."""
+{%- if agent.realtime %}
+        return list(self.realtime.heard)
+{%- else %}
+        return self.openai.user_messages()
+{%- endif %}
+
+    def tool_results(self) -> list[str]:
+        """What the LLM was told the tools it called returned, in order."""
+{%- if agent.realtime %}
+        return [item["output"] for item in self.realtime.function_outputs]
+{%- else %}
+        return [message["content"] for message in self.openai.tool_results()]
+{%- endif %}
+
+    def model_requests(self) -> int:
+        """How often the LLM was asked to answer (a speech-to-speech model: its responses, whoever asked)."""
+{%- if agent.realtime %}
+        return len(self.realtime.responses)
+{%- else %}
+        return len(self.openai.chat_requests)
+{%- endif %}
+
+    def hold_model(self, seconds: float) -> None:
+        """The LLM's next answers start `seconds` late (a chat stream opens, then its first token)."""
+{%- if agent.realtime %}
+        self.realtime.delay = seconds
+{%- else %}
+        self.openai.failure = Failure(status=None, delay=seconds, stream_first=True)
+{%- endif %}
 
     def slow_tts(self, seconds: float) -> None:
         """Every text-to-speech fake takes `seconds` before it answers."""
@@ -113,12 +160,19 @@ class Fakes:
 
     def asked_to_speak(self, text: str, after: float = 0.0) -> float | None:
         """When a text-to-speech fake was first sent `text` after `after` (the tests' clock), if it was."""
+{%- if agent.realtime %}
+        requests = self.realtime.asked  # the instructions to say it, as the model got them
+{%- else %}
         requests = self.cartesia.requested + self.openai.speech_requested
+{%- endif %}
         return min((at for at, said in requests if said == text and at > after), default=None)
 
     def reset(self) -> None:
         for fake in (self.openai, self.deepgram, self.cartesia, self.twilio, self.reports):
             fake.reset()
+{%- if agent.realtime %}
+        self.realtime.reset()
+{%- endif %}
 
 
 def start_fakes(servers: BackgroundServers) -> Fakes:
@@ -129,6 +183,9 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "twilio": FakeTwilioRest(),
         "reports": FakeReportEndpoint(),
     }
+{%- if agent.realtime %}
+    peers["realtime"] = FakeOpenAIRealtime(script=peers["openai"])
+{%- endif %}
     hosts = {name: servers.serve(peer.app).removeprefix("http://") for name, peer in peers.items()}
     env = {
         # A developer's own .env must never redirect the tests to real providers.
@@ -137,6 +194,9 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "TWILIO_AUTH_TOKEN": FAKE_TWILIO_AUTH_TOKEN,
         "TWILIO_API_BASE_URL": f"http://{hosts['twilio']}",
         "FAKE_OPENAI_URL": f"http://{hosts['openai']}/v1",
+{%- if agent.realtime %}
+        "FAKE_OPENAI_REALTIME_URL": f"ws://{hosts['realtime']}/v1/realtime",
+{%- endif %}
         # Fail over quickly, so the failure tests stay short; a slow answer (SLOW_TWILIO_ANSWER_SECS)
         # must still beat the REST timeout on a loaded machine.
         "REPLY_TIMEOUT_SECS": "2",

@@ -1,6 +1,12 @@
+{%- set agent = cookiecutter | agent -%}
 """Serves the agent with the providers that no local fake speaks replaced at the factory boundary.
+{%- if agent.realtime %}
+
+The stand-in is pipecat's OpenAI Realtime service pointed at the fake one (FAKE_OPENAI_REALTIME_URL):
+{%- else %}
 
 The stand-ins are pipecat's OpenAI services pointed at the fake OpenAI server (FAKE_OPENAI_URL):
+{%- endif %}
 they speak a protocol the tests can fake, and the openai SDK ships with pipecat itself. Everything
 else (the pipeline, the Twilio side, the call flow) is the agent's own: bot() runs unchanged, in a
 process of its own whose Providers are these.
@@ -11,22 +17,36 @@ Run: python -m tests.serve_agent cloud|local|server --port 8080
 import argparse
 import os
 import sys
+{%- if agent.realtime %}
+
+from pipecat.services.llm_service import LLMService
+from pipecat.services.openai.realtime.events import (
+    AudioConfiguration,
+    AudioInput,
+    InputAudioTranscription,
+    SessionProperties,
+)
+from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+{%- else %}
 
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
+{%- endif %}
 
 import bot as agent
 from phrases import SYSTEM_PROMPT
 from startup.process import AgentProcess
 from tests.harness import FACTORY_FAKE_KEY, FACTORY_FAKES
 from voice.providers import Providers
+{%- if not agent.realtime %}
 
 
 def _fake_openai(**settings) -> dict:
     return {"api_key": FACTORY_FAKE_KEY, "base_url": os.environ["FAKE_OPENAI_URL"], **settings}
+{%- endif %}
 
 
 class FactoryFakes(Providers):
@@ -34,6 +54,21 @@ class FactoryFakes(Providers):
 
     def __init__(self, swapped: list[str]) -> None:
         self.swapped = swapped
+
+{%- if agent.realtime %}
+
+    def create_realtime(self) -> LLMService:
+        if "realtime" not in self.swapped:
+            return super().create_realtime()
+        # OpenAI's speech-to-speech protocol, which tests/fakes/openai_realtime_server.py speaks.
+        transcribed = AudioConfiguration(input=AudioInput(transcription=InputAudioTranscription()))
+        session = SessionProperties(audio=transcribed)
+        settings = OpenAIRealtimeLLMService.Settings(
+            model="fake", system_instruction=SYSTEM_PROMPT, session_properties=session
+        )
+        url = os.environ["FAKE_OPENAI_REALTIME_URL"]
+        return OpenAIRealtimeLLMService(api_key=FACTORY_FAKE_KEY, base_url=url, settings=settings)
+{%- else %}
 
     def create_stt(self) -> STTService:
         if "stt" not in self.swapped:
@@ -50,6 +85,7 @@ class FactoryFakes(Providers):
         if "tts" not in self.swapped:
             return super().create_tts()
         return OpenAITTSService(**_fake_openai(sample_rate=24000))  # OpenAI speech is 24 kHz only
+{%- endif %}
 
 
 PROCESS = AgentProcess(FactoryFakes(FACTORY_FAKES))

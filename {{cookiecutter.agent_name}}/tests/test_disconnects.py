@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from tests.calling import QUESTION, ask, hear_greeting, question, wait_until
-from tests.fakes.openai_server import Failure, ToolCall
+from tests.fakes.openai_server import ToolCall
 from tests.faults import CUTS, assert_cut_cleanly
 
 LONG_REPLY = " ".join(["We are open from nine in the morning until six in the evening."] * 4)
@@ -25,10 +25,10 @@ async def during_the_greeting(agent, fakes, caller) -> None:
 async def while_the_llm_answers(agent, fakes, caller) -> None:
     fakes.caller_will_say(QUESTION)
     await hear_greeting(caller)
-    asked = len(fakes.openai.chat_requests)
-    fakes.openai.failure = Failure(status=None, delay=LLM_HOLD_SECS, stream_first=True)
+    asked = fakes.model_requests()
+    fakes.hold_model(LLM_HOLD_SECS)
     await caller.say(question())
-    await wait_until(lambda: len(fakes.openai.chat_requests) > asked, what="the LLM request")
+    await wait_until(lambda: fakes.model_requests() > asked, what="the LLM request")
 
 
 async def while_the_reply_plays(agent, fakes, caller) -> None:

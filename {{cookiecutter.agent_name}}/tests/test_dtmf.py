@@ -15,7 +15,7 @@ def test_dtmf_digits_and_pound_become_one_llm_message(agent, fakes):
             for digit in "1234#":
                 await caller.press(digit)
             await wait_until(
-                lambda: "The caller entered 1234#" in fakes.openai.user_messages(), what="the DTMF message"
+                lambda: "The caller entered 1234#" in fakes.user_messages(), what="the DTMF message"
             )
             await caller.hang_up()
 
@@ -59,4 +59,4 @@ def test_digits_of_a_forged_stream_never_reach_the_llm(agent, fakes):
 
 def entered(fakes) -> bool:
     """The LLM was asked about the digits 42."""
-    return "The caller entered 42#" in fakes.openai.user_messages()
+    return any("The caller entered 42#" in message for message in fakes.user_messages())

@@ -20,5 +20,5 @@ def test_module_imports(module):
 
 
 def test_the_list_holds_the_agent():
-    assert {"bot", "settings", "deploy", "voice.pipeline", "tests.test_modules"} <= set(MODULES)
+    assert {"bot", "settings", "deploy", "voice.providers", "tests.test_modules"} <= set(MODULES)
     assert Path(importlib.import_module("bot").__file__).parent == AGENT_DIR

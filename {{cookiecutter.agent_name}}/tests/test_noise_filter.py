@@ -23,7 +23,7 @@ def test_calls_without_the_krisp_sdk_are_heard_unfiltered_after_one_line(agent, 
 
     run(one_question_call(agent))
     run(one_question_call(agent))
-    assert QUESTION in fakes.openai.user_messages()
+    assert QUESTION in fakes.user_messages()
     assert fakes.spoken().count("We open at nine tomorrow.") >= 2
     # Once per process, not per call; and none of pipecat's errors about the missing module.
     assert agent.log().count(FILTER_OFF) == 1

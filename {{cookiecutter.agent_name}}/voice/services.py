@@ -12,13 +12,14 @@ from pipecat.services.tts_service import TTSService
 
 @dataclass
 class Services:
-    stt: STTService
+    # The LLM; with pipeline=realtime, the speech-to-speech model, which also hears and speaks.
     llm: LLMService
-    tts: TTSService
+    stt: STTService | None = None
+    tts: TTSService | None = None
 
     async def close(self) -> None:
         """Closes what these services leave open once their pipeline has ended."""
-        await close_sdk_clients(self.stt, self.llm, self.tts)
+        await close_sdk_clients(*[service for service in (self.stt, self.llm, self.tts) if service])
 
 
 async def close_sdk_clients(*services: FrameProcessor) -> None:
