@@ -40,6 +40,27 @@ ANCHOR_PATCH_NOTE = (
     "CartesiaTTSService(url=$CARTESIA_BASE_URL), get_call_info's Twilio REST host -> $TWILIO_API_BASE_URL; "
     "OpenAI via OPENAI_BASE_URL, which the openai SDK reads (no patch)"
 )
+# pipeline=realtime: the same comparison with `pipecat init`'s OpenAI Realtime Twilio bot.
+REALTIME_ANCHOR_INIT = [
+    *("pipecat", "init", "anchor", "--no-context-hub", "--bot-type", "telephony", "--transport", "twilio"),
+    *("--mode", "realtime", "--realtime", "openai_realtime"),
+]
+REALTIME_ANCHOR_PATCHES = [
+    (
+        'OpenAIRealtimeLLMService(\n        api_key=os.getenv("OPENAI_API_KEY"),',
+        'OpenAIRealtimeLLMService(\n        api_key=os.getenv("OPENAI_API_KEY"),'
+        ' base_url=os.environ["OPENAI_REALTIME_BASE_URL"],',
+    ),
+    ANCHOR_PATCHES[-1],  # the Twilio REST host
+]
+REALTIME_ANCHOR_PATCH_NOTE = (
+    "anchor patch (benchmark's copy of bot.py only): OpenAIRealtimeLLMService("
+    "base_url=$OPENAI_REALTIME_BASE_URL), get_call_info's Twilio REST host -> $TWILIO_API_BASE_URL"
+)
+ANCHORS = {
+    "cascade": (ANCHOR_INIT, ANCHOR_PATCHES, ANCHOR_PATCH_NOTE),
+    "realtime": (REALTIME_ANCHOR_INIT, REALTIME_ANCHOR_PATCHES, REALTIME_ANCHOR_PATCH_NOTE),
+}
 
 
 def progress(message: str) -> None:
@@ -87,29 +108,31 @@ def export_template(revision: str, workdir: Path) -> Path:
     return target
 
 
-def generate_ours(template: Path, workdir: Path) -> tuple[Path, float]:
-    """Our default agent, rendered, checked and linted by the template's hooks; returns (agent, seconds)."""
+def generate_ours(template: Path, workdir: Path, pipeline: str = "cascade") -> tuple[Path, float]:
+    """Our default agent (for `pipeline`), rendered, checked and linted by the template's hooks; returns
+    (agent, seconds)."""
     output = Path(tempfile.mkdtemp(dir=workdir, prefix="ours-"))
     # Keep the user's ~/.cookiecutter_replay untouched: the replay of a benchmark run is not theirs.
     config = output / "cookiecutter.yaml"
     config.write_text(f"cookiecutters_dir: {output / 'cookiecutters'}\nreplay_dir: {output / 'replay'}\n")
     command = ["cookiecutter", str(template), "--no-input", "-o", str(output), "--config-file", str(config)]
+    command += [] if pipeline == "cascade" else [f"pipeline={pipeline}"]
     seconds = timed_run(command, output)
     agent_dir = next(path for path in output.iterdir() if (path / "bot.py").exists())
     return agent_dir, seconds
 
 
-def generate_anchor(workdir: Path) -> tuple[Path, float]:
+def generate_anchor(workdir: Path, pipeline: str = "cascade") -> tuple[Path, float]:
     """A `pipecat init` Twilio bot with the same providers; returns (its server folder, seconds)."""
     output = Path(tempfile.mkdtemp(dir=workdir, prefix="anchor-"))
-    seconds = timed_run(ANCHOR_INIT, output)
+    seconds = timed_run(ANCHORS[pipeline][0], output)
     return output / "anchor" / "server", seconds
 
 
-def patch_anchor(server_dir: Path) -> None:
+def patch_anchor(server_dir: Path, pipeline: str = "cascade") -> None:
     bot_file = server_dir / "bot.py"
     source = bot_file.read_text()
-    for original, replacement in ANCHOR_PATCHES:
+    for original, replacement in ANCHORS[pipeline][1]:
         if source.count(original) != 1:
             raise RuntimeError(f"the anchor's bot.py changed: {original!r} is not there exactly once")
         source = source.replace(original, replacement)

@@ -4,6 +4,7 @@
   python3 bench/run.py --quick      # 1 run, 1 search up to 2 calls: a smoke test
   python3 bench/run.py --searches 2  # as in bench/RESULTS.md: 15 minutes on 2 cores
   python3 bench/run.py --runs 9 --searches 3 --max-calls 32
+  python3 bench/run.py --pipeline realtime  # pipeline=realtime against pipecat init's realtime bot
 
 Like tests/run.py, it creates .venv-test, installs uv and the `test` dependency group, and then runs
 itself inside that environment. Both bots are generated fresh, served by pipecat's development runner
@@ -25,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from projects import (
-    ANCHOR_PATCH_NOTE,
+    ANCHORS,
     export_template,
     generate_anchor,
     generate_ours,
@@ -80,6 +81,12 @@ def parse_args() -> argparse.Namespace:
         help="smoke test: --runs 1 --searches 1 --max-calls 2; CPU per call still uses 10",
     )
     parser.add_argument("--template", metavar="REVISION", help="measure this commit, not the working tree")
+    parser.add_argument(
+        "--pipeline",
+        choices=["cascade", "realtime"],
+        default="cascade",
+        help="realtime: our pipeline=realtime agent against pipecat init's OpenAI Realtime bot, same fake",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated bots and server logs")
     args = parser.parse_args()
     if args.quick:
@@ -109,7 +116,7 @@ def main() -> None:
 def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]:
     samples: dict[str, dict[str, list[float]]] = {"ours": defaultdict(list), "anchor": defaultdict(list)}
     template = export_template(args.template, workdir) if args.template else ROOT
-    bots = generate_both(template, args.runs, workdir, samples)
+    bots = generate_both(template, args.runs, workdir, samples, args.pipeline)
     # The fakes and the fake caller are our generated agent's own test harness.
     sys.path.insert(0, str(bots["ours"]))
     from tests.fakes.background import BackgroundServers
@@ -164,27 +171,28 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]
         " which runs one session per agent instance",
         "both bots are served by pipecat's runner (`python bot.py -t twilio`) through bench/probe.py, which"
         " times bot() entry, on_pipeline_started and smart-turn inference without changing the bots' code",
-        ANCHOR_PATCH_NOTE,
+        f"pipeline: {args.pipeline}",
+        ANCHORS[args.pipeline][2],
         "the fake Twilio REST knows each call the benchmark places (calls.connect_calls_through): our"
         " caller check and the anchor's get_call_info get its Call resource at once (Twilio: a round trip)",
         "fakes: the generated agent's tests/fakes (no artificial delays), one set shared by both bots;"
         " the caller speaks tests/audio/question.wav (8 kHz, 2.6 s)",
-        turn_note(samples, silence_limited),
+        turn_note(samples, silence_limited) if args.pipeline == "cascade" else REALTIME_TURN_NOTE,
         *concurrency_notes(levels, args.max_calls),
     ]
     return samples, notes
 
 
-def generate_both(template: Path, runs: int, workdir: Path, samples: dict) -> dict[str, Path]:
+def generate_both(template: Path, runs: int, workdir: Path, samples: dict, pipeline: str) -> dict[str, Path]:
     """Times each generator `runs` times; returns the last bot of each, the anchor patched for the fakes."""
     for run in range(1, runs + 1):
-        ours_dir, seconds = generate_ours(template, workdir)
+        ours_dir, seconds = generate_ours(template, workdir, pipeline)
         samples["ours"]["generation"].append(seconds)
-        anchor_dir, anchor_seconds = generate_anchor(workdir)
+        anchor_dir, anchor_seconds = generate_anchor(workdir, pipeline)
         samples["anchor"]["generation"].append(anchor_seconds)
         progress(f"generation {run}/{runs}: ours {seconds:.3f} s, anchor {anchor_seconds:.3f} s")
-    patch_anchor(anchor_dir)
-    progress(ANCHOR_PATCH_NOTE)
+    patch_anchor(anchor_dir, pipeline)
+    progress(ANCHORS[pipeline][2])
     return {"ours": ours_dir, "anchor": anchor_dir}
 
 
@@ -241,6 +249,15 @@ def turn_parts(server, timings) -> dict:
         "reply_lag": timings.reply_at - last["at"],
         "silence_limited": 0,
     }
+
+
+REALTIME_TURN_NOTE = (
+    "realtime turns: the fake OpenAI Realtime API (our agent's tests/fakes/openai_realtime_server.py) ends a"
+    " turn after its server VAD's 500 ms of silence (the real API's default silence_duration_ms) and starts"
+    " each response after its default 0.2 s model delay, the same for both bots; our agent lets those events"
+    " take the turns, the anchor also runs a local Silero VAD in its user aggregator (as pipecat init"
+    " generates it); the turn latency includes the 500 ms window"
+)
 
 
 def turn_note(samples: dict, silence_limited: dict) -> str:

@@ -88,7 +88,11 @@ CASCADE_FILES = (
     "tests/test_caller_audio.py",
     "tests/test_warm_up.py",
 )
-REALTIME_FILES = ("voice/realtime_pipeline.py", "tests/test_realtime.py", "tests/fakes/openai_realtime_server.py")
+REALTIME_FILES = (
+    "voice/realtime_pipeline.py",
+    "tests/test_realtime.py",
+    "tests/fakes/openai_realtime_server.py",
+)
 
 
 def remove_cascade_files(root: Path) -> None:

@@ -119,10 +119,10 @@ def pipeline_problem(answers: dict) -> str | None:
 
 # What a speech-to-speech model cannot do, which the cascade's text LLM does: the one line that says why.
 NOT_WITH_REALTIME = {
-    "outbound_calls": "outbound_calls=yes needs pipeline=cascade: the answering-machine check classifies the "
-    "callee's words with a text LLM, which a speech-to-speech model does not offer",
-    "transfer_mode": "transfer_mode=warm needs pipeline=cascade: the colleague's summary is written by a text "
-    "LLM, which a speech-to-speech model does not offer",
+    "outbound_calls": "outbound_calls=yes needs pipeline=cascade: the answering-machine check classifies "
+    "the callee's words with a text LLM, which a speech-to-speech model does not offer",
+    "transfer_mode": "transfer_mode=warm needs pipeline=cascade: the colleague's summary is written by a "
+    "text LLM, which a speech-to-speech model does not offer",
 }
 
 

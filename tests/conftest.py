@@ -24,6 +24,17 @@ KINDS = ("stt", "llm", "tts")
 REGIONS = COOKIECUTTER["_regions"]
 
 
+def default_answer(name: str, answers: dict) -> str:
+    """cookiecutter.json's default for `name`, rendered as cookiecutter renders it: some defaults follow an
+    earlier answer (outbound_calls is no with pipeline=realtime)."""
+    from jinja2 import Template
+
+    plain = {
+        key: value for key, value in COOKIECUTTER.items() if isinstance(value, str) and "{{" not in value
+    }
+    return Template(COOKIECUTTER[name]).render(cookiecutter={**plain, **answers})
+
+
 def load_agent_module(name: str, relative: str):
     """A plain-Python module of the agent template (its fakes), loaded without generating an agent."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "{{cookiecutter.agent_name}}" / relative)

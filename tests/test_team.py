@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import COOKIECUTTER, KINDS, ROOT, BakedProject, commit_all
+from tests.conftest import KINDS, ROOT, BakedProject, commit_all, default_answer
 
 SCRIPT = ROOT / "generate_agents.py"
 SHARED = {"organization": "acme-voice-1234", "region": "us-east", "greeting": "Thanks for calling Acme."}
@@ -86,8 +86,9 @@ def assert_agent_matches(agent: BakedProject, answers: dict) -> None:
     assert extras == {"runner", "websocket"} | {agent.provider(kind)["extra"] for kind in KINDS}
     assert agent.text("phrases/greeting.txt") == answers["greeting"] + "\n"
     for option, files in OPTION_FILES.items():
+        chosen = answers.get(option, default_answer(option, answers))
         for relative in files:
-            assert agent.has_file(relative) == (answers.get(option, COOKIECUTTER[option]) == "yes"), relative
+            assert agent.has_file(relative) == (chosen == "yes"), relative
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,15 @@
 """Every sentence the caller hears, and every instruction the LLM gets, in one place.
 
-Change the agent's voice or language here, and in system_prompt.txt and greeting.txt. OPENING is
+Change the agent's voice or language here, and in system_prompt.txt and greeting.txt.
+{%- if cookiecutter.pipeline == "realtime" %} The
+speech-to-speech model says each sentence when it is needed (SAY_EXACTLY), OPENING as each call starts.
+Only technical_trouble.wav is a recording, because it plays when the model itself fails: record it again
+if you change TECHNICAL_TROUBLE.
+{%- else %} OPENING is
 synthesized once per process with the agent's own text-to-speech; the rest is spoken when it is
 needed. Only technical_trouble.wav is a recording, because it plays when the text-to-speech itself
 is down: record it again if you change TECHNICAL_TROUBLE.
+{%- endif %}
 """
 
 from pathlib import Path

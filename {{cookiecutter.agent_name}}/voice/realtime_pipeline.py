@@ -187,8 +187,9 @@ class SpokenByTheModel(FrameProcessor):
             # The model's own transcripts of the caller travel upstream: only keypad digits come down here.
             await self._tell_model("user", frame.text)
         elif isinstance(frame, EndWorkerFrame) and self._words_pending and frame.reason != MODEL_UNAVAILABLE:
-            self._held_end = frame
-            self._release = self.create_task(self._release_after_timeout())
+            if self._held_end is None:  # a second end while the first waits changes nothing
+                self._held_end = frame
+                self._release = self.create_task(self._release_after_timeout())
         else:
             if isinstance(frame, TTSStartedFrame) and self._words_pending:
                 self._speaking_them = True
