@@ -95,10 +95,16 @@ def organization_problem(answers: dict) -> str | None:
     return None
 
 
-def region_problem(answers: dict) -> str | None:
-    if answers["region"] not in answers["_regions"]:
-        return f"region {shown(answers['region'])} is not one of: {', '.join(answers['_regions'])}"
-    return None
+def choice_problem(name: str, choices_fact: str):
+    """The rule of a question whose answer is one of the template's list `choices_fact`."""
+
+    def check(answers: dict) -> str | None:
+        choices = answers[choices_fact]
+        if answers[name] not in choices:
+            return f"{name} {shown(answers[name])} is not one of: {', '.join(choices)}"
+        return None
+
+    return check
 
 
 def transfer_mode_problem(answers: dict) -> str | None:
@@ -107,13 +113,6 @@ def transfer_mode_problem(answers: dict) -> str | None:
         return f"transfer_mode {shown(answers['transfer_mode'])} is not one of: {', '.join(modes)}"
     if answers["transfer_mode"] == "warm" and answers["call_transfer"] == "yes":
         return realtime_conflict(answers, "transfer_mode")
-    return None
-
-
-def pipeline_problem(answers: dict) -> str | None:
-    pipelines = answers["_pipelines"]
-    if answers["pipeline"] not in pipelines:
-        return f"pipeline {shown(answers['pipeline'])} is not one of: {', '.join(pipelines)}"
     return None
 
 
@@ -135,13 +134,6 @@ def outbound_calls_problem(answers: dict) -> str | None:
     if problem is None and answers["outbound_calls"] == "yes":
         return realtime_conflict(answers, "outbound_calls")
     return problem
-
-
-def noise_filter_problem(answers: dict) -> str | None:
-    filters = answers["_noise_filters"]
-    if answers["noise_filter"] not in filters:
-        return f"noise_filter {shown(answers['noise_filter'])} is not one of: {', '.join(filters)}"
-    return None
 
 
 def provider_problem(kind: str):
@@ -248,8 +240,8 @@ YES_OR_NO = ("yes", "no")
 RULES = {
     "agent_name": agent_name_problem,
     "organization": organization_problem,
-    "region": region_problem,
-    "pipeline": pipeline_problem,
+    "region": choice_problem("region", "_regions"),
+    "pipeline": choice_problem("pipeline", "_pipelines"),
     "realtime": provider_problem("realtime"),
     "stt": provider_problem("stt"),
     "llm": provider_problem("llm"),
@@ -266,7 +258,7 @@ RULES = {
     "dtmf_input": yes_or_no_problem("dtmf_input"),
     "outbound_calls": outbound_calls_problem,
     "voicemail_message": spoken_line_problem("voicemail_message", "to a voicemail"),
-    "noise_filter": noise_filter_problem,
+    "noise_filter": choice_problem("noise_filter", "_noise_filters"),
     "ci": yes_or_no_problem("ci"),
     "deploy": yes_or_no_problem("deploy"),
 }

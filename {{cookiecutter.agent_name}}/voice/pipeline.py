@@ -3,19 +3,19 @@
 import asyncio
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import LLMContextFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 
 from call_control.feature import CallFeature
-from phone.stream import TWILIO_SAMPLE_RATE, TwilioCall
+from phone.stream import TwilioCall
 from phrases import OPENING
 from startup.run_once import run_once
+from voice.call_worker import call_context, call_worker
 from voice.caller_audio import CallerAudioEnd
 from voice.greeting import Greeting, SpokenOnce
 from voice.providers import Providers
@@ -35,10 +35,7 @@ def build_pipeline(
     idle_timeout_secs: float | None = None,
 ) -> tuple[PipelineWorker, LLMContext]:
     """The call's worker, ready to run, and the LLM context it converses in."""
-    for feature in features:
-        feature.shape_transport(call.transport_params)
-        feature.use_services(services)
-    context = LLMContext(tools=ToolsSchema(standard_tools=[tool for f in features for tool in f.tools()]))
+    context = call_context(call, services, features)
     # Silero VAD plus smart-turn v3 (pipecat's default turn taking) decide when the caller is done.
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context, user_params=turn_models.user_turn_params()
@@ -60,22 +57,7 @@ def build_pipeline(
             assistant_aggregator,
         ]
     )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(
-            audio_in_sample_rate=TWILIO_SAMPLE_RATE,
-            audio_out_sample_rate=TWILIO_SAMPLE_RATE,
-            enable_metrics=True,
-        ),
-        idle_timeout_secs=idle_timeout_secs,
-        # RTVI serves web and app clients; a phone line has none. Turn tracking only feeds tracing,
-        # which is off. Each would watch every frame of the call.
-        enable_rtvi=False,
-        enable_turn_tracking=False,
-    )
-    for feature in features:
-        feature.watch(worker)
-        feature.watch_caller(user_aggregator)
+    worker = call_worker(pipeline, features, user_aggregator, idle_timeout_secs)
     return worker, context
 
 

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     CancelFrame,
@@ -32,7 +31,7 @@ from pipecat.frames.frames import (
     UserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -40,9 +39,10 @@ from pipecat.services.llm_service import LLMService
 
 import settings
 from call_control.feature import CallFeature
-from phone.stream import TWILIO_SAMPLE_RATE, EndedBy, TwilioCall
+from phone.stream import EndedBy, TwilioCall
 from phrases import APOLOGY, SAY_EXACTLY
 from phrases.recordings import recording
+from voice.call_worker import call_context, call_worker
 from voice.greeting import Greeting, SpokenOnce
 from voice.providers import Providers
 from voice.services import Services, close_sdk_clients
@@ -67,10 +67,7 @@ def build_pipeline(
     greeting in its own voice as each call starts.
     """
     skip_unparsable_events(services.llm)
-    for feature in features:
-        feature.shape_transport(call.transport_params)
-        feature.use_services(services)
-    context = LLMContext(tools=ToolsSchema(standard_tools=[tool for f in features for tool in f.tools()]))
+    context = call_context(call, services, features)
     # pipecat sees a realtime service here and lets the model's speech events decide the turns.
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context)
     pipeline = Pipeline(
@@ -88,20 +85,7 @@ def build_pipeline(
             assistant_aggregator,
         ]
     )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(
-            audio_in_sample_rate=TWILIO_SAMPLE_RATE,
-            audio_out_sample_rate=TWILIO_SAMPLE_RATE,
-            enable_metrics=True,
-        ),
-        idle_timeout_secs=idle_timeout_secs,
-        enable_rtvi=False,
-        enable_turn_tracking=False,
-    )
-    for feature in features:
-        feature.watch(worker)
-        feature.watch_caller(user_aggregator)
+    worker = call_worker(pipeline, features, user_aggregator, idle_timeout_secs)
     return worker, context
 
 
