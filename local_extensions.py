@@ -129,16 +129,18 @@ class ProviderRecord:
     class_name: str
     extra: str
     api_key: str
-    # (Settings field, variable name), for Service.Settings(field=settings.NAME.value())
-    fields: tuple[tuple[str, str], ...]
     endpoint: EndpointRecord | None
-    sample_rate: int | None
     settings: tuple[SettingRecord, ...]
-    # Speech-to-speech services differ in how they are built: the whole call, laid out, and its imports.
+    # The factory's body (the constructor call, laid out as ruff formats it) and the names it imports.
     construction: tuple[str, ...] = ()
-    imports: tuple[str, ...] = ()
+    imports: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (module, names)
     # The settings that hold credentials: each is required, and the tests plant a fake value in it.
     secrets: tuple[str, ...] = ()
+    # A speech-to-speech model that announces no caller speech (Gemini Live): the agent's own VAD and
+    # turn model take the turns, and tell the model where each starts and ends.
+    local_turns: bool = False
+    # The agent's test fake of its protocol, module.Class under tests/fakes/, where it has its own.
+    fake_server: str | None = None
 
     @property
     def role(self) -> str:
@@ -209,42 +211,13 @@ def _agent_settings(answers: dict) -> list[SettingRecord]:
     return found
 
 
-def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
-    label = entry["label"]
-    group = f"{KINDS[kind]}: {label}"
-    settings = [SettingRecord(group, entry["api_key"], "API key", required=True)]
-    fields = []
-    for field, setting in entry["settings"].items():
-        fields.append((field, setting["env"]))
-        if "default" in setting:
-            settings.append(SettingRecord(group, setting["env"], field, setting["default"]))
-        else:
-            settings.append(SettingRecord(group, setting["env"], field, required=True))
-    endpoint = entry.get("endpoint")
-    if endpoint:
-        settings.append(SettingRecord(group, endpoint["env"], f"endpoint, instead of {endpoint['default']}"))
-    return ProviderRecord(
-        kind=kind,
-        key=key,
-        label=label,
-        module=entry["module"],
-        class_name=entry["class"],
-        extra=entry["extra"],
-        api_key=entry["api_key"],
-        fields=tuple(fields),
-        endpoint=EndpointRecord(endpoint["arg"], endpoint["env"], endpoint.get("fake")) if endpoint else None,
-        sample_rate=entry.get("sample_rate"),
-        settings=tuple(settings),
-        secrets=(entry["api_key"],),
-    )
+class _ServiceBuilder:
+    """Turns a catalog entry into the Call that builds its service, the settings it reads and its imports."""
 
-
-class _RealtimeBuilder:
-    """Turns a speech-to-speech entry's arguments into the Call that builds the service."""
-
-    def __init__(self, key: str, entry: dict) -> None:
+    def __init__(self, kind: str, entry: dict) -> None:
+        self.kind = kind
         self.entry = entry
-        self.group = f"{ROLES[REALTIME]}: {entry['label']}"
+        self.group = f"{ROLES[kind]}: {entry['label']}"
         self.settings: list[SettingRecord] = []
         self.secrets: list[str] = []
         self.classes: dict[str, set[str]] = {entry["module"]: {entry["class"]}}
@@ -266,7 +239,7 @@ class _RealtimeBuilder:
                 raise ValueError(f"{self.group}: {spec['phrase']} is not one of {CATALOG_PHRASES}")
             return spec["phrase"]
         if "literal" in spec:
-            return json.dumps(spec["literal"])
+            return repr(spec["literal"])  # Python source: True, 24000, 'text'
         module = spec.get("module", module)
         self.classes.setdefault(module, set()).add(spec["class"])
         arguments = [(name, self.value(name, item, module)) for name, item in spec.get("args", {}).items()]
@@ -277,46 +250,65 @@ class _RealtimeBuilder:
         if entry.get("api_key"):
             key = {"env": entry["api_key"], "about": "API key", "secret": True}
             arguments.append(("api_key", self.value("api_key", key, module)))
+        if entry.get("sample_rate"):  # a voice that speaks only at this rate; the serializer resamples it
+            arguments.append(("sample_rate", repr(entry["sample_rate"])))
         for name, spec in entry.get("arguments", {}).items():
             arguments.append((name, self.value(name, spec, module)))
-        if "settings" in entry:
+        prompted = self.kind in ("llm", REALTIME)  # the models that take the system prompt
+        if entry.get("settings") or prompted:
             fields = [(name, self.value(name, spec, module)) for name, spec in entry["settings"].items()]
-            fields.append(("system_instruction", "SYSTEM_PROMPT"))
+            if prompted:
+                fields.append(("system_instruction", "SYSTEM_PROMPT"))
             arguments.append(("settings", Call(f"{entry['class']}.Settings", tuple(fields))))
         endpoint = entry.get("endpoint")
         if endpoint:
             about = f"endpoint, instead of {endpoint['default']}"
             self.settings.append(SettingRecord(self.group, endpoint["env"], about))
-            arguments.append(("**", f'settings.{endpoint["env"]}.as_argument("{endpoint["arg"]}")'))
+            override = ("**", f'settings.{endpoint["env"]}.as_argument("{endpoint["arg"]}")')
+            within = endpoint.get("within")
+            if within:  # the URL is a field of an options object: HttpOptions(base_url=...)
+                self.classes.setdefault(within["module"], set()).add(within["class"])
+                arguments.append((within["arg"], Call(within["class"], (override,))))
+            else:
+                arguments.append(override)
         return Call(entry["class"], tuple(arguments))
 
 
-def _realtime_provider(key: str, entry: dict) -> ProviderRecord:
-    builder = _RealtimeBuilder(key, entry)
+def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
+    builder = _ServiceBuilder(kind, entry)
     call = builder.call()
     endpoint = entry.get("endpoint")
     return ProviderRecord(
-        kind=REALTIME,
+        kind=kind,
         key=key,
         label=entry["label"],
         module=entry["module"],
         class_name=entry["class"],
         extra=entry["extra"],
         api_key=entry.get("api_key") or builder.secrets[0],
-        fields=(),
         endpoint=EndpointRecord(endpoint["arg"], endpoint["env"], endpoint.get("fake")) if endpoint else None,
-        sample_rate=None,
         settings=tuple(builder.settings),
         construction=tuple(call.lines(8, "return ")),
-        imports=tuple(import_lines(builder.classes)),
+        imports=tuple((module, tuple(sorted(names))) for module, names in builder.classes.items()),
         secrets=tuple(builder.secrets),
+        local_turns=entry.get("local_turns", False),
+        fake_server=(endpoint or {}).get("fake_server"),
     )
+
+
+def provider_imports(providers: list[ProviderRecord]) -> list[str]:
+    """The factories' import lines, all providers' together, as ruff's isort orders them."""
+    names_by_module: dict[str, set[str]] = {}
+    for provider in providers:
+        for module, names in provider.imports:
+            names_by_module.setdefault(module, set()).update(names)
+    return import_lines(names_by_module)
 
 
 def chosen_providers(answers) -> list[ProviderRecord]:
     catalog = answers["_providers"]
     if answers["pipeline"] == REALTIME:
-        return [_realtime_provider(answers[REALTIME], catalog[REALTIME][answers[REALTIME]])]
+        return [_provider(REALTIME, answers[REALTIME], catalog[REALTIME][answers[REALTIME]])]
     return [_provider(kind, answers[kind], catalog[kind][answers[kind]]) for kind in KINDS]
 
 
@@ -336,11 +328,26 @@ def agent_records(answers) -> dict:
         },
         "settings": list(settings.values()),
         "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
+        "provider_imports": provider_imports(providers),
         "options": {option: answers[option] == "yes" for option in OPTIONS},
         "warm_transfer": answers["call_transfer"] == "yes" and answers["transfer_mode"] == "warm",
         "realtime": answers["pipeline"] == REALTIME,
+        # The speech-to-speech API the tests serve: the model's own protocol fake, else OpenAI's, which the
+        # factory fakes (tests.serve_agent) speak in place of the others.
+        "realtime_fake": next(
+            (p.fake_server for p in providers if p.fake_server), "openai_realtime_server.FakeOpenAIRealtime"
+        ).split("."),
         # Each credential once, though providers of one vendor share it.
         "secrets": sorted({name for provider in providers for name in provider.secrets}),
+        # The providers' other settings without a default (a deployment, a region, a model to name).
+        "required_settings": sorted(
+            {
+                record.name
+                for provider in providers
+                for record in provider.settings
+                if record.required and record.name not in provider.secrets
+            }
+        ),
         "noise_filter": answers["noise_filter"] == "krisp",
         # pcc-deploy.toml's max_session_duration: the call's limit plus the margin to end it.
         "max_session_secs": int(answers["max_call_minutes"]) * 60 + int(answers["_call_end_margin_secs"]),

@@ -100,7 +100,17 @@ def remove_cascade_files(root: Path) -> None:
 
 
 def remove_realtime_files(root: Path) -> None:
-    remove_files(root, *REALTIME_FILES)
+    remove_files(root, *REALTIME_FILES, *model_fakes(but=None))
+
+
+def model_fakes(but: str | None) -> list[str]:
+    """The protocol fakes of single speech-to-speech models (the catalog's fake_server), but one's."""
+    found = set()
+    for key, entry in ANSWERS["_providers"]["realtime"].items():
+        fake = entry.get("endpoint", {}).get("fake_server")
+        if fake and key != but:
+            found.add(f"tests/fakes/{fake.split('.')[0]}.py")
+    return sorted(found)
 
 
 def remove_ci_files(root: Path) -> None:
@@ -238,6 +248,7 @@ def main() -> None:
         remove_outbound_files(root)
     if ANSWERS["pipeline"] == "realtime":
         remove_cascade_files(root)
+        remove_files(root, *model_fakes(but=ANSWERS["realtime"]))
     else:
         remove_realtime_files(root)
     if ANSWERS["noise_filter"] == "none":

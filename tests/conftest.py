@@ -56,11 +56,17 @@ def servers():
     running.close()
 
 
+# The agent's ways of serving bot(): the Pipecat Cloud base image's and pipecat's development runner.
+SERVING_MODES = ("cloud", "local")
+
+
 def provider_bakes() -> list[pytest.param]:
     """Few bakes that still put every provider of every category in at least one agent.
 
     Bake i takes the i-th provider of each category (wrapping the shorter lists, each at its own
-    offset), so each provider appears once or twice instead of in the full product of options.
+    offset), so each provider appears once or twice instead of in the full product of options. Each
+    also names the way its conversation is served, the bakes taking turns: the providers' code is the
+    same whichever way bot() is served, and the whole suites run both.
     """
     keys = {kind: list(CATALOG[kind]) for kind in KINDS}
     count = max(len(options) for options in keys.values())
@@ -69,9 +75,34 @@ def provider_bakes() -> list[pytest.param]:
         answers = {kind: keys[kind][(i + offset) % len(keys[kind])] for offset, kind in enumerate(KINDS)}
         answers["region"] = REGIONS[i % len(REGIONS)]
         answers["agent_name"] = f"agent-{i}"
-        bake_id = "-".join([answers["stt"], answers["llm"], answers["tts"], answers["region"]])
-        bakes.append(pytest.param(answers, id=bake_id))
+        mode = SERVING_MODES[i % len(SERVING_MODES)]
+        bakes.append(pytest.param(answers, mode, id=f"{coverage(answers)}-{answers['region']}-{mode}"))
     return bakes
+
+
+def required_settings(entry: dict) -> list[str]:
+    """The variables a catalog entry's service cannot do without: its key and each value with no default."""
+    found = [entry["api_key"]] if entry.get("api_key") else []
+
+    def visit(specs: dict) -> None:
+        for spec in specs.values():
+            if "env" in spec and "default" not in spec:
+                found.append(spec["env"])
+            visit(spec.get("args", {}))
+
+    visit(entry.get("arguments", {}))
+    visit(entry.get("settings", {}))
+    return found
+
+
+def coverage(answers: dict) -> str:
+    """`stt=deepgram(protocol)-llm=...`: each chosen provider, and how the agent's tests fake it."""
+    parts = []
+    for kind in KINDS:
+        entry = CATALOG[kind][answers[kind]]
+        how = "protocol" if "fake" in entry.get("endpoint", {}) else "factory"
+        parts.append(f"{kind}={answers[kind]}({how})")
+    return "-".join(parts)
 
 
 # The agent's own offline checks of a bake: its pipeline built from the chosen providers with

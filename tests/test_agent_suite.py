@@ -1,26 +1,13 @@
-"""Runs generated agents' own test suites, as their README tells a team to.
+"""Runs generated agents' whole test suites, as their README tells a team to.
 
-Every catalog provider is covered offline: by a protocol fake (a local server speaking its API) or,
-where none exists, by a factory fake (tests.serve_agent swaps the service for an OpenAI-protocol one
-pointed at the fake OpenAI server). Test ids name which, e.g. `stt=gladia(factory)`.
+Every catalog provider also holds a conversation offline in tests/test_bake.py's provider bakes: by a
+protocol fake (a local server speaking its API) or, where none exists, by a factory fake (tests.serve_agent
+swaps the service for an OpenAI-protocol one pointed at the fake OpenAI server).
 """
 
 import re
 
 import pytest
-
-from tests.conftest import CATALOG, KINDS, provider_bakes
-
-
-def coverage(answers: dict) -> str:
-    """`stt=deepgram(protocol)-llm=...`: how each chosen provider is faked."""
-    parts = []
-    for kind in KINDS:
-        entry = CATALOG[kind][answers[kind]]
-        how = "protocol" if "fake" in entry.get("endpoint", {}) else "factory"
-        parts.append(f"{kind}={answers[kind]}({how})")
-    return "-".join(parts)
-
 
 ALL_OPTIONS_ON = dict.fromkeys(["call_transfer", "call_recording", "dtmf_input", "outbound_calls"], "yes")
 WHOLE_SUITES = [
@@ -64,11 +51,3 @@ def test_agent_suite_passes_and_no_output_holds_a_secret(bake, answers, tmp_path
         leaks += [f"{path}: {secret}" for secret in secrets if secret.encode() in content]
     assert len(written) > 10 and len(secrets) >= 4
     assert leaks == []
-
-
-@pytest.mark.parametrize(
-    "answers", [pytest.param(p.values[0], id=coverage(p.values[0])) for p in provider_bakes()]
-)
-def test_every_provider_holds_a_conversation_offline(bake, answers):
-    summary = bake(**answers).run_agent_tests("tests/test_call.py", "-k", "conversation")
-    assert re.search(r"\b2 passed\b", summary), summary

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from tests.conftest import BUILD_CHECKS, CATALOG, COOKIECUTTER, KINDS, provider_bakes
+from tests.conftest import BUILD_CHECKS, CATALOG, COOKIECUTTER, KINDS, provider_bakes, required_settings
 
 # The layout every agent has, whatever its options: one folder per role.
 EXPECTED_FILES = [
@@ -57,8 +57,10 @@ def load_module(path):
     return module
 
 
-@pytest.mark.parametrize("answers", provider_bakes())
-def test_bake_is_valid_and_builds(bake, answers):
+@pytest.mark.parametrize("answers, mode", provider_bakes())
+def test_bake_is_valid_builds_and_converses(bake, answers, mode):
+    """Every provider is in one of these bakes; its id says how the agent's tests fake each, e.g.
+    `stt=gladia(factory)`."""
     project = bake(**answers)
 
     for relative in EXPECTED_FILES:
@@ -98,9 +100,7 @@ def test_bake_is_valid_and_builds(bake, answers):
     # Every key and setting the catalog says the chosen providers require, to be filled in.
     env_example = project.text(".env.example")
     for kind in KINDS:
-        provider = project.provider(kind)
-        settings = provider["settings"].values()
-        for name in [provider["api_key"], *(s["env"] for s in settings if "default" not in s)]:
+        for name in required_settings(project.provider(kind)):
             assert re.search(rf"^{name}=$", env_example, re.MULTILINE), name
 
     top_level = sorted(path.name for path in project.path.glob("*.py") if path.name != "bot.py")
@@ -111,8 +111,10 @@ def test_bake_is_valid_and_builds(bake, answers):
         re.findall(r"def create_(stt|llm|tts)\(self\) -> (\w+):", project.text("voice/providers.py"))
     )
     assert factories == {kind: project.provider(kind)["class"] for kind in KINDS}
-    summary = project.run_agent_tests(*BUILD_CHECKS)
-    assert re.search(r"\d+ passed", summary), summary
+    # Built offline, then a conversation against the fakes, in one run of the agent's tests.
+    conversation = f"tests/test_call.py::test_conversation[{mode}]"
+    output = project.run_agent_suite("-n", "0", "-rA", *BUILD_CHECKS, conversation)
+    assert f"PASSED {conversation}" in output.stdout
 
 
 def test_deploy_config_loads_with_pipecatcloud(bake, monkeypatch):
@@ -164,10 +166,8 @@ def test_each_realtime_service_bakes_builds_and_converses(bake, key):
     factory = re.findall(r"def create_realtime\(self\) -> (\w+):", project.text("voice/providers.py"))
     assert factory == [entry["class"]]
     env_example = project.text(".env.example")
-    assert re.search(rf"^{entry['api_key']}=$", env_example, re.MULTILINE)
-    for name, spec in [*entry.get("arguments", {}).items(), *entry.get("settings", {}).items()]:
-        if "env" in spec and "default" not in spec:
-            assert re.search(rf"^{spec['env']}=$", env_example, re.MULTILINE), name
+    for name in required_settings(entry):
+        assert re.search(rf"^{name}=$", env_example, re.MULTILINE), name
     # Built offline from the catalog's class, every module imported, then a conversation, both ways: against
     # the fake OpenAI Realtime API itself, or with the service swapped for OpenAI's (tests.serve_agent).
     summary = project.run_agent_tests(*BUILD_CHECKS, "tests/test_realtime.py::test_conversation")

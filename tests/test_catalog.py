@@ -43,21 +43,6 @@ def constructor_parameters(service: type) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("kind, key", ENTRIES)
-def test_entry_matches_pipecat(kind, key):
-    entry = CATALOG[kind][key]
-    assert entry["extra"] in metadata("pipecat-ai").get_all("Provides-Extra")
-    service = getattr(importlib.import_module(entry["module"]), entry["class"])
-    parameters = constructor_parameters(service)
-    assert "api_key" in parameters
-    if "endpoint" in entry:
-        assert entry["endpoint"]["arg"] in parameters
-    if "sample_rate" in entry:
-        assert "sample_rate" in parameters
-    settings = {field.name for field in dataclasses.fields(service.Settings)}
-    assert set(entry["settings"]) <= settings
-
-
 def class_parameters(cls: type) -> set[str]:
     """What a class takes: a pydantic model's fields, a dataclass's, or its constructor's parameters."""
     if hasattr(cls, "model_fields"):
@@ -79,22 +64,46 @@ def check_arguments(cls: type, arguments: dict, module: str) -> None:
             assert {"env"} <= set(spec) or {"phrase"} <= set(spec) or {"literal"} <= set(spec), spec
 
 
+def check_entry(kind: str, entry: dict) -> type:
+    """An entry's class exists in its extra and takes every argument, setting and nested field it is given."""
+    assert entry["extra"] in metadata("pipecat-ai").get_all("Provides-Extra")
+    service = getattr(importlib.import_module(entry["module"]), entry["class"])
+    parameters = constructor_parameters(service)
+    if entry.get("api_key"):
+        assert "api_key" in parameters
+    else:  # its credentials are arguments of their own, which the agent's tests fill with fake values
+        assert any(spec.get("secret") for spec in entry["arguments"].values()), entry
+    if entry.get("sample_rate"):
+        assert "sample_rate" in parameters
+    endpoint = entry.get("endpoint")
+    if endpoint and "within" in endpoint:  # a field of an options object the service takes
+        within = endpoint["within"]
+        assert within["arg"] in parameters
+        options = getattr(importlib.import_module(within["module"]), within["class"])
+        assert endpoint["arg"] in class_parameters(options)
+    elif endpoint:
+        assert endpoint["arg"] in parameters
+    check_arguments(service, entry.get("arguments", {}), entry["module"])
+    check_arguments(service.Settings, entry.get("settings", {}), entry["module"])
+    if kind in ("llm", "realtime"):
+        assert "system_instruction" in class_parameters(service.Settings)  # the agent's prompt goes there
+    return service
+
+
+@pytest.mark.parametrize("kind, key", ENTRIES)
+def test_entry_matches_pipecat(kind, key):
+    check_entry(kind, CATALOG[kind][key])
+
+
 @pytest.mark.parametrize("key", REALTIME_ENTRIES)
 def test_realtime_entry_matches_pipecat(key):
     entry = CATALOG["realtime"][key]
-    assert entry["extra"] in metadata("pipecat-ai").get_all("Provides-Extra")
-    service = getattr(importlib.import_module(entry["module"]), entry["class"])
+    service = check_entry("realtime", entry)
     from pipecat.services.llm_service import LLMService
 
     assert issubclass(service, LLMService)
     # It announces itself as speech-to-speech, which sets pipecat's context aggregators up for it.
     assert service.service_metadata_frame is not LLMService.service_metadata_frame
-    parameters = constructor_parameters(service)
-    if entry.get("api_key"):
-        assert "api_key" in parameters
-    if "endpoint" in entry:
-        assert entry["endpoint"]["arg"] in parameters
-    check_arguments(service, entry.get("arguments", {}), entry["module"])
-    if "settings" in entry:
-        assert "system_instruction" in class_parameters(service.Settings)
-        check_arguments(service.Settings, entry["settings"], entry["module"])
+    if entry.get("local_turns"):
+        # The agent takes the turns: the model's own voice detection must be off, or both would.
+        assert entry["settings"]["vad"]["args"]["disabled"] == {"literal": True}

@@ -15,7 +15,7 @@ from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
 {%- if agent.realtime %}
-from tests.fakes.openai_realtime_server import FakeOpenAIRealtime
+from tests.fakes.{{ agent.realtime_fake[0] }} import {{ agent.realtime_fake[1] }}
 {%- endif %}
 from tests.fakes.openai_server import {% if not agent.realtime %}Failure, {% endif %}FakeOpenAI
 from tests.fakes.report_endpoint import FakeReportEndpoint
@@ -49,6 +49,15 @@ PROVIDER_ENDPOINTS = {
 # Chosen providers no fake speaks: tests.serve_agent stands in for them at the factory boundary.
 FACTORY_FAKES = [{% for provider in agent.providers if provider.fake == "factory" %}"{{ provider.kind }}"{{ ", " if not loop.last }}{% endfor %}]
 PROVIDER_KEYS = [{% for name in agent.secrets %}"{{ name }}"{{ ", " if not loop.last }}{% endfor %}]
+# The chosen providers' other settings without a default (a model to name, a region): placeholders here.
+PROVIDER_SETTINGS = [
+{%- for name in agent.required_settings %}
+    "{{ name }}",
+{%- else %}]
+{%- endfor %}
+{%- if agent.required_settings %}
+]
+{%- endif %}
 # The key tests.serve_agent's stand-ins send to the fake OpenAI server.
 FACTORY_FAKE_KEY = "fake-openai-key"
 
@@ -70,7 +79,7 @@ class Fakes:
     reports: FakeReportEndpoint
 {%- if agent.realtime %}
     # The speech-to-speech model: it replies as the chat fake's `answers` say, so tests script one fake.
-    realtime: FakeOpenAIRealtime
+    realtime: {{ agent.realtime_fake[1] }}
 {%- endif %}
     env: dict[str, str]
 
@@ -184,9 +193,13 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "reports": FakeReportEndpoint(),
     }
 {%- if agent.realtime %}
-    peers["realtime"] = FakeOpenAIRealtime(script=peers["openai"])
+    peers["realtime"] = {{ agent.realtime_fake[1] }}(script=peers["openai"])
 {%- endif %}
-    hosts = {name: servers.serve(peer.app).removeprefix("http://") for name, peer in peers.items()}
+    # A fake whose client insists on TLS serves it, with a certificate of its own that the agent trusts.
+    roots = {
+        name: servers.serve(peer.app, getattr(peer, "ssl_context", None)) for name, peer in peers.items()
+    }
+    hosts = {name: root.partition("://")[2] for name, root in roots.items()}
     env = {
         # A developer's own .env must never redirect the tests to real providers.
         "PYTHON_DOTENV_DISABLED": "1",
@@ -196,6 +209,9 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "FAKE_OPENAI_URL": f"http://{hosts['openai']}/v1",
 {%- if agent.realtime %}
         "FAKE_OPENAI_REALTIME_URL": f"ws://{hosts['realtime']}/v1/realtime",
+{%- if agent.realtime_fake[1] != "FakeOpenAIRealtime" %}
+        "SSL_CERT_FILE": str(peers["realtime"].certificate),
+{%- endif %}
 {%- endif %}
         # Fail over quickly, so the failure tests stay short; a slow answer (SLOW_TWILIO_ANSWER_SECS)
         # must still beat the REST timeout on a loaded machine.
@@ -204,6 +220,7 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "CALL_REPORT_URL": f"http://{hosts['reports']}/call-reports",
         "CALL_REPORT_TIMEOUT_SECS": "1",
         **{key: fake_key(key) for key in PROVIDER_KEYS},
+        **{name: f"placeholder-{name.lower()}" for name in PROVIDER_SETTINGS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
     }
     return Fakes(env=env, **peers)

@@ -1,22 +1,35 @@
 {%- set agent = cookiecutter | agent -%}
-"""The agent's services: {% for provider in agent.providers %}{{ provider.label }} ({{ provider.kind }}){{ ", " if not loop.last else "." }}{% endfor %}
+"""The agent's services, as chosen when this agent was made:
+{%- for provider in agent.providers %}
+- {{ provider.role }}: {{ provider.label }}
+{%- endfor %}
 
-Generated for the providers chosen when this agent was made. Keys, models, voices and endpoints
-come from settings.py. The pipeline runs at the phone line's 8 kHz; a voice that only speaks at another rate
-is resampled by the Twilio serializer.
-{%- if agent.realtime %} The speech-to-speech
-service takes the caller's 8 kHz audio and resamples it to its own rate.
+Keys, models, voices and endpoints come from settings.py. The pipeline runs at the phone line's 8 kHz; a
+voice that only speaks at another rate is resampled by the Twilio serializer.
+{%- if agent.realtime %} The speech-to-speech service
+takes the caller's 8 kHz audio and resamples it to its own rate.
 {%- endif %}
 """
 
-{% for provider in agent.providers | sort(attribute="module") -%}
-{% for line in provider.imports or ["from " ~ provider.module ~ " import " ~ provider.class_name] -%}
+{% for line in agent.provider_imports -%}
 {{ line }}
-{% endfor -%}
 {% endfor %}
 import settings
 from phrases import SYSTEM_PROMPT
 from voice.services import Services
+{%- if agent.realtime %}
+
+{%- if agent.providers[0].local_turns %}
+
+# {{ agent.providers[0].label }} announces no caller speech: the agent's Silero VAD and smart-turn take
+# the turns, and the service tells the model where each one starts and ends.
+MODEL_TAKES_TURNS = False
+{%- else %}
+
+# The model's server-side voice detection takes the turns, and pipecat follows its speech events.
+MODEL_TAKES_TURNS = True
+{%- endif %}
+{%- endif %}
 
 
 class Providers:
@@ -34,29 +47,7 @@ class Providers:
 {%- for provider in agent.providers %}
 
     def {{ provider.factory }}(self) -> {{ provider.class_name }}:
-{%- if provider.construction %}
 {%- for line in provider.construction %}
 {{ line }}
 {%- endfor %}
-{%- else %}
-        return {{ provider.class_name }}(
-            api_key=settings.{{ provider.api_key }}.value(),
-{%- if provider.sample_rate %}
-            sample_rate={{ provider.sample_rate }},
-{%- endif %}
-{%- if provider.fields or provider.kind == "llm" %}
-            settings={{ provider.class_name }}.Settings(
-{%- for field, name in provider.fields %}
-                {{ field }}=settings.{{ name }}.value(),
-{%- endfor %}
-{%- if provider.kind == "llm" %}
-                system_instruction=SYSTEM_PROMPT,
-{%- endif %}
-            ),
-{%- endif %}
-{%- if provider.endpoint %}
-            **settings.{{ provider.endpoint.setting }}.as_argument("{{ provider.endpoint.argument }}"),
-{%- endif %}
-        )
-{%- endif %}
 {%- endfor %}

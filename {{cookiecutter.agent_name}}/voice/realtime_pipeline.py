@@ -1,5 +1,6 @@
 """The pipeline of one call with a speech-to-speech model (pipeline=realtime): the model hears the caller,
-takes the turns with its own server-side voice detection, and speaks. bot() builds it, and so do the tests.
+takes the turns with its own server-side voice detection (or, where it announces none, the agent's Silero VAD
+and smart-turn take them: MODEL_TAKES_TURNS), and speaks. bot() builds it, and so do the tests.
 
 The agent's features were written for a text-to-speech: they give the bot words to say as TTSSpeakFrames.
 Here SpokenByTheModel turns each into an instruction the model speaks, so every feature works unchanged.
@@ -44,7 +45,7 @@ from phrases import APOLOGY, SAY_EXACTLY
 from phrases.recordings import recording
 from voice.call_worker import call_context, call_worker
 from voice.greeting import Greeting, SpokenOnce
-from voice.providers import Providers
+from voice.providers import MODEL_TAKES_TURNS, Providers
 from voice.services import Services, close_sdk_clients
 from voice.turn_models import TurnModels
 
@@ -63,13 +64,14 @@ def build_pipeline(
 ) -> tuple[PipelineWorker, LLMContext]:
     """The call's worker, ready to run, and the context the model converses in.
 
-    `turn_models` goes unused, as does the greeting's cache: the model takes the turns, and it speaks the
-    greeting in its own voice as each call starts.
+    The greeting's cache goes unused: the model speaks the greeting in its own voice as each call starts.
     """
     skip_unparsable_events(services.llm)
     context = call_context(call, services, features)
-    # pipecat sees a realtime service here and lets the model's speech events decide the turns.
-    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context)
+    # pipecat sees a realtime service here and lets the model's speech events decide the turns; a model
+    # without them hears where each turn starts and ends from the turn models, as the cascade's LLM would.
+    user_params = None if MODEL_TAKES_TURNS else turn_models.user_turn_params()
+    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context, user_params=user_params)
     pipeline = Pipeline(
         [
             call.transport.input(),
@@ -90,10 +92,13 @@ def build_pipeline(
 
 
 async def warm_up_voice(providers: Providers, spoken: SpokenOnce, turn_models: TurnModels) -> None:
-    """Builds the model's service once, so that its SDK's imports are done before a caller waits.
+    """Builds the model's service once, so that its SDK's imports are done before a caller waits, and loads
+    the turn models where the agent takes the turns.
 
-    It connects per call, as its pipeline starts; nothing is synthesized ahead and no turn model loads.
+    It connects per call, as its pipeline starts; nothing is synthesized ahead.
     """
+    if not MODEL_TAKES_TURNS:
+        turn_models.load()
     model = providers.create_realtime()
     await close_sdk_clients(model)
 

@@ -1,6 +1,7 @@
 """Serves aiohttp fakes on loopback from a background thread, so any test can call them."""
 
 import asyncio
+import ssl
 import threading
 
 from aiohttp import web
@@ -13,19 +14,20 @@ class BackgroundServers:
         self._thread.start()
         self._runners: list[web.AppRunner] = []
 
-    def serve(self, app: web.Application) -> str:
-        """Starts `app` on a free loopback port and returns its `http://127.0.0.1:port` root."""
-        return asyncio.run_coroutine_threadsafe(self._serve(app), self.loop).result(10)
+    def serve(self, app: web.Application, ssl_context: ssl.SSLContext | None = None) -> str:
+        """Starts `app` on a free loopback port and returns its `http://127.0.0.1:port` root (https://
+        with `ssl_context`)."""
+        return asyncio.run_coroutine_threadsafe(self._serve(app, ssl_context), self.loop).result(10)
 
-    async def _serve(self, app: web.Application) -> str:
+    async def _serve(self, app: web.Application, ssl_context: ssl.SSLContext | None) -> str:
         # Open WebSockets from the agent must not hold the shutdown up.
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
         port = runner.addresses[0][1]
-        return f"http://127.0.0.1:{port}"
+        return f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
 
     def close(self) -> None:
         async def shutdown():

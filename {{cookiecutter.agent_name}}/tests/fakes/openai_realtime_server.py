@@ -223,6 +223,18 @@ class FakeOpenAIRealtime:
         self.truncations: list[tuple[float, int]] = []  # (when, audio_end_ms) of every truncate
         self.injected: list[tuple[float, str]] = []  # (when, mode) of every malformed event sent
 
+    def session_summary(self) -> dict:
+        """The last session update that gave tools: its instructions, tool names, and whether it transcribes
+        the caller (what a test asks of any speech-to-speech fake)."""
+        session = next(update for update in reversed(self.sessions) if update.get("tools"))
+        transcription = ((session.get("audio") or {}).get("input") or {}).get("transcription")
+        tools = [tool["name"] for tool in session["tools"]]
+        return {
+            "instructions": session.get("instructions", ""),
+            "tools": tools,
+            "transcription": bool(transcription),
+        }
+
     def client_events(self, kind: str) -> list[dict]:
         """Every client event of one type (such as "response.cancel"), in order."""
         return [event for _, event in self.received if event.get("type") == kind]
