@@ -233,7 +233,8 @@ class _ServiceBuilder:
                 self.settings.append(SettingRecord(self.group, spec["env"], about, required=True))
             if spec.get("secret"):
                 self.secrets.append(spec["env"])
-            return f"settings.{spec['env']}.value()"
+            source = f"settings.{spec['env']}.value()"
+            return f"int({source})" if spec.get("type") == "int" else source  # e.g. Camb's numeric voice IDs
         if "phrase" in spec:
             if spec["phrase"] not in CATALOG_PHRASES:
                 raise ValueError(f"{self.group}: {spec['phrase']} is not one of {CATALOG_PHRASES}")
