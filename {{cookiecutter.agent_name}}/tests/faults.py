@@ -37,7 +37,7 @@ def call_reports(log: str) -> dict[str, list[dict]]:
     return found
 
 
-def report_of(server: AgentServer, caller: FakeTwilioCaller, timeout: float = 10.0) -> dict:
+def report_of(server: AgentServer, caller: FakeTwilioCaller, timeout: float = 20.0) -> dict:
     """The one report a caller's stream left, once bot() has returned (the report POSTed, if it was)."""
 
     def reported() -> list[dict]:
@@ -50,8 +50,14 @@ def report_of(server: AgentServer, caller: FakeTwilioCaller, timeout: float = 10
     deadline = time.monotonic() + timeout
     while not reported() and time.monotonic() < deadline:
         time.sleep(0.05)
-    [record] = reported()
-    return record
+    records = reported()
+    if len(records) != 1:
+        lines = [line for line in server.log().splitlines() if caller.call_sid in line]
+        raise AssertionError(
+            f"stream {caller.stream_sid}: {len(records)} reports after {timeout} s; the call's log:\n"
+            + "\n".join(lines[-30:])
+        )
+    return records[0]
 
 
 def calls_without_one_report(log: str, calls: list[str]) -> list[str]:
