@@ -139,6 +139,9 @@ class ProviderRecord:
     # A speech-to-speech model that announces no caller speech (Gemini Live): the agent's own VAD and
     # turn model take the turns, and tell the model where each starts and ends.
     local_turns: bool = False
+    # A speech-to-speech service that reconnects when its connection fails (Gemini Live, up to 3 times in a
+    # row), so that the call goes on; the others report the failure, and the call ends politely.
+    reconnects: bool = False
     # The agent's test fake of its protocol, module.Class under tests/fakes/, where it has its own.
     fake_server: str | None = None
 
@@ -293,6 +296,7 @@ def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
         imports=tuple((module, tuple(sorted(names))) for module, names in builder.classes.items()),
         secrets=tuple(builder.secrets),
         local_turns=entry.get("local_turns", False),
+        reconnects=entry.get("reconnects", False),
         fake_server=(endpoint or {}).get("fake_server"),
     )
 

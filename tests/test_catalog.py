@@ -107,3 +107,23 @@ def test_realtime_entry_matches_pipecat(key):
     if entry.get("local_turns"):
         # The agent takes the turns: the model's own voice detection must be off, or both would.
         assert entry["settings"]["vad"]["args"]["disabled"] == {"literal": True}
+
+
+def readme_row(kind: str, key: str) -> str:
+    """The README's table row for one catalog entry, as the catalog gives it."""
+    import local_extensions
+
+    record = local_extensions._provider(kind, key, CATALOG[kind][key])
+    required = [s.name for s in record.settings if s.required and s.name not in record.secrets]
+    credentials = ", ".join(f"`{name}`" for name in (*sorted(record.secrets), *required))
+    endpoint = f"`{record.endpoint.setting}`" if record.endpoint else "—"
+    return f"| {kind} | `{key}` | {record.label} | `{record.extra}` | {credentials} | {endpoint} |"
+
+
+def test_the_readme_lists_every_entry_as_the_catalog_says():
+    readme = (ROOT / "README.md").read_text()
+    listed = [line for line in readme.splitlines() if re.match(r"\| (stt|llm|tts) \| `", line)]
+    expected = [readme_row(kind, key) for kind in KINDS for key in CATALOG[kind]]
+    assert listed == expected, "the README's provider table should read:\n" + "\n".join(expected)
+    realtime_keys = re.findall(r"^\| `(\w+)` \| [^|]+\(`\w+`\) \|", readme, re.MULTILINE)
+    assert realtime_keys == list(CATALOG["realtime"])

@@ -111,7 +111,7 @@ class Fakes:
     def tool_results(self) -> list[str]:
         """What the LLM was told the tools it called returned, in order."""
 {%- if agent.realtime %}
-        return [item["output"] for item in self.realtime.function_outputs]
+        return self.realtime.tool_results()
 {%- else %}
         return [message["content"] for message in self.openai.tool_results()]
 {%- endif %}
@@ -133,13 +133,24 @@ class Fakes:
 {%- endif %}
 
     def slow_tts(self, seconds: float) -> None:
+{%- if agent.realtime %}
+        """The bot's voice, the speech-to-speech model, takes `seconds` before it speaks."""
+        self.realtime.delay = seconds
+{%- else %}
         """Every text-to-speech fake takes `seconds` before it answers."""
         self.cartesia.delay = self.openai.speech_delay = seconds
+{%- endif %}
 
     def break_tts(self) -> None:
+{%- if agent.realtime %}
+        """The bot's voice, the speech-to-speech model, says nothing from now on: its responses start, and
+        nothing comes."""
+        self.realtime.delay = 10**6
+{%- else %}
         """Every text-to-speech fake fails from now on: Cartesia drops its socket, OpenAI answers 503."""
         self.cartesia.drop_next = 10**6
         self.openai.speech_down = True
+{%- endif %}
 
     def cut_tts_mid_reply(self, after_secs: float, real_time: bool = False) -> None:
         """The next reply's connection drops once `after_secs` of its audio went out (Cartesia: 1011).

@@ -23,6 +23,7 @@ from tests.fakes.openai_server import ToolCall
 from tests.fakes.twilio_caller import read_wav
 from tests.faults import report_of
 from voice.greeting import spoken_text
+from voice.providers import MODEL_RECONNECTS
 
 LONG_REPLY = " ".join(["We are open from nine in the morning until six in the evening."] * 4)
 ANSWER = "We open at nine tomorrow."
@@ -110,13 +111,18 @@ def test_an_unknown_event_is_ignored(agent, fakes):
     assert ANSWER in fakes.spoken()
 
 
-def failed_model_call(agent, fakes) -> tuple:
-    """A call whose model fails: it ends with the trouble prompt and one hang-up."""
+def failed_model_call(agent, fakes, model_fails_after_greeting: bool = False) -> tuple:
+    """A call whose model fails, from the start or once it has greeted and the caller asks something: it
+    ends with the trouble prompt and one hang-up."""
 
     async def scenario():
         async with new_caller(agent) as caller:
             await caller.start()
-            await wait_until(lambda: hang_ups_for(fakes, caller), timeout=20, what="the REST hang-up")
+            if model_fails_after_greeting:
+                await hear_greeting(caller)
+                fakes.realtime.delay = 60  # every response starts, and nothing comes
+                await caller.say(question())
+            await wait_until(lambda: hang_ups_for(fakes, caller), timeout=30, what="the REST hang-up")
             await asyncio.sleep(0.5)
             return caller
 
@@ -133,15 +139,48 @@ def test_a_model_that_is_down_ends_the_call_with_the_trouble_prompt(agent, fakes
     failed_model_call(agent, fakes)
 
 
-def test_a_silent_model_is_asked_to_apologize_then_the_call_ends(agent, fakes):
-    fakes.realtime.delay = 60  # every response starts, and nothing comes
+def test_a_model_silent_from_the_start_ends_the_call_with_the_trouble_prompt(agent, fakes):
+    fakes.realtime.delay = 60  # the greeting's response starts, and nothing comes
     failed_model_call(agent, fakes)
+
+
+def test_a_silent_model_is_asked_to_apologize_then_the_call_ends(agent, fakes):
+    failed_model_call(agent, fakes, model_fails_after_greeting=True)
     assert "asking it to apologize" in agent.log()
     assert fakes.asked_to_speak(APOLOGY)
 
 
-def test_a_server_error_or_a_dropped_connection_ends_the_call_politely(agent, fakes):
+def test_a_server_error_or_a_dropped_connection_never_leaves_the_caller_in_silence(agent, fakes):
     for mode in ("error", "close"):
         fakes.realtime.malformed = mode
-        failed_model_call(agent, fakes)
+        if MODEL_RECONNECTS:
+            call_goes_on_after_a_reconnection(agent, fakes)
+        else:
+            failed_model_call(agent, fakes)
         assert fakes.realtime.injected[-1][1] == mode
+
+
+def call_goes_on_after_a_reconnection(agent, fakes) -> None:
+    """The model's service reconnects: the reply the failure cut is lost, the guard has the model apologize
+    on its new connection, and the caller's question is answered."""
+    fakes.caller_will_say(QUESTION)
+    fakes.openai.answers = {QUESTION: ANSWER}
+    began = time.monotonic()
+
+    def spoken_since() -> list[str]:
+        return [text for at, text in fakes.realtime.spoken if at > began]
+
+    async def scenario():
+        async with new_caller(agent) as caller:
+            await caller.start()
+            await wait_until(lambda: APOLOGY in spoken_since(), timeout=20, what="the apology")
+            await caller.wait_for_quiet()
+            await ask(caller)
+            await caller.hang_up()
+            return caller
+
+    caller = run(scenario())
+    failed_at = fakes.realtime.injected[-1][0]
+    assert [opened for opened, _ in fakes.realtime.connections if opened > failed_at]
+    assert ANSWER in spoken_since()
+    assert hang_ups_for(fakes, caller) == []  # the caller hung up, not the bot

@@ -29,6 +29,13 @@ MODEL_TAKES_TURNS = False
 # The model's server-side voice detection takes the turns, and pipecat follows its speech events.
 MODEL_TAKES_TURNS = True
 {%- endif %}
+{%- if agent.providers[0].reconnects %}
+# pipecat's service reconnects when the connection fails (up to 3 times in a row), and the call goes on.
+MODEL_RECONNECTS = True
+{%- else %}
+# A failed connection is the end of the model for this call: the call ends with the trouble prompt.
+MODEL_RECONNECTS = False
+{%- endif %}
 {%- endif %}
 
 

@@ -20,6 +20,7 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     InputAudioRawFrame,
+    InterruptionFrame,
     LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
     LLMRunFrame,
@@ -70,7 +71,11 @@ def build_pipeline(
     context = call_context(call, services, features)
     # pipecat sees a realtime service here and lets the model's speech events decide the turns; a model
     # without them hears where each turn starts and ends from the turn models, as the cascade's LLM would.
-    user_params = None if MODEL_TAKES_TURNS else turn_models.user_turn_params()
+    user_params = None if MODEL_TAKES_TURNS else turn_models.user_turn_params(for_speech_to_speech=True)
+    if not MODEL_TAKES_TURNS:
+        # pipecat warns, once per service, that local turns are only approximate unless they drive the
+        # model's turns: here they do (its own voice detection is off), so the warning would mislead.
+        services.llm._warned_realtime_service_no_turn_frames = True
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context, user_params=user_params)
     pipeline = Pipeline(
         [
@@ -105,13 +110,23 @@ async def warm_up_voice(providers: Providers, spoken: SpokenOnce, turn_models: T
 
 def skip_unparsable_events(model: LLMService) -> None:
     """A server message that does not parse ends the receive loop of pipecat's OpenAI-style realtime clients
-    (OpenAI, Azure, xAI), and the model goes deaf and mute for the rest of the call. Here such a message is
+    (OpenAI, Azure, xAI), and the model goes deaf and mute for the rest of the call; google-genai's session
+    (Gemini Live) raises too, and pipecat reconnects, losing the reply under way. Here such a message is
     one warning line and skipped, as pipecat skips the events it has no model for. Installed once."""
     for cls in type(model).__mro__:
-        events = getattr(sys.modules.get(cls.__module__), "events", None)
+        module = sys.modules.get(cls.__module__)
+        events = getattr(module, "events", None)
         parse = getattr(events, "parse_server_event", None)
         if parse is not None and not getattr(parse, "skips_unparsable", False):
             events.parse_server_event = skipping_unparsable(parse)
+        session = getattr(module, "AsyncSession", None)  # google-genai's, as Gemini Live imports it
+        if session is not None and not getattr(session._receive, "skips_unparsable", False):
+            session._receive = receiving_past_unparsable(session._receive)
+
+
+def skipped(error: Exception) -> None:
+    reason = str(error).strip().splitlines()[0][:120]
+    logger.warning(f"Skipped a message from the speech-to-speech model that does not parse: {reason}")
 
 
 def skipping_unparsable(parse: Callable) -> Callable:
@@ -119,12 +134,25 @@ def skipping_unparsable(parse: Callable) -> Callable:
         try:
             return parse(message)
         except Exception as error:  # pipecat wraps pydantic's and json's errors alike
-            reason = str(error).strip().splitlines()[0][:120]
-            logger.warning(f"Skipped a message from the speech-to-speech model that does not parse: {reason}")
+            skipped(error)
             return None
 
     parse_or_skip.skips_unparsable = True
     return parse_or_skip
+
+
+def receiving_past_unparsable(receive: Callable) -> Callable:
+    async def receive_next_that_parses(session):
+        while True:
+            try:
+                return await receive(session)
+            except ValueError as error:  # not JSON, or not a LiveServerMessage (pydantic's error)
+                skipped(error)
+            except TypeError:  # a message kind it does not know: genai raises an error with no code
+                skipped(TypeError("a message of a kind google-genai does not know"))
+
+    receive_next_that_parses.skips_unparsable = True
+    return receive_next_that_parses
 
 
 class AudioAfterConfirmation(FrameProcessor):
@@ -286,5 +314,8 @@ class RealtimeGuard(FrameProcessor):
         logger.warning(f"Realtime guard: {failure}: playing the technical-trouble prompt and ending the call")
         self._call.ends_as(EndedBy.ERROR)
         self._call.errors.append(failure)
+        # Whatever the model had under way is over: a service that holds the call's end until its reply
+        # finishes (Gemini Live, up to 30 s) lets it go.
+        await self.push_frame(InterruptionFrame())
         await self.push_frame(recording("technical_trouble"))
         await self.push_frame(EndWorkerFrame(reason=MODEL_UNAVAILABLE))

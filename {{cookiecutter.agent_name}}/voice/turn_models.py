@@ -14,6 +14,7 @@ from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnal
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -66,9 +67,15 @@ class TurnModels:
         self.load()
         return SharedSmartTurnAnalyzerV3(self._smart_turn)
 
-    def user_turn_params(self) -> LLMUserAggregatorParams:
-        """Silero VAD plus smart-turn v3, pipecat's default turn taking, for one call."""
-        stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=self.turn_analyzer())
-        return LLMUserAggregatorParams(
-            vad_analyzer=self.vad_analyzer(), user_turn_strategies=UserTurnStrategies(stop=[stop])
+    def user_turn_params(self, for_speech_to_speech: bool = False) -> LLMUserAggregatorParams:
+        """Silero VAD plus smart-turn v3, pipecat's default turn taking, for one call.
+
+        A speech-to-speech model transcribes after it hears the turn: there, a transcript neither starts a
+        turn nor is waited for at its end (what pipecat would otherwise change, with a warning).
+        """
+        stop = TurnAnalyzerUserTurnStopStrategy(
+            turn_analyzer=self.turn_analyzer(), wait_for_transcript=not for_speech_to_speech
         )
+        start = [VADUserTurnStartStrategy()] if for_speech_to_speech else None
+        strategies = UserTurnStrategies(start=start, stop=[stop])
+        return LLMUserAggregatorParams(vad_analyzer=self.vad_analyzer(), user_turn_strategies=strategies)

@@ -223,6 +223,10 @@ class FakeOpenAIRealtime:
         self.truncations: list[tuple[float, int]] = []  # (when, audio_end_ms) of every truncate
         self.injected: list[tuple[float, str]] = []  # (when, mode) of every malformed event sent
 
+    def tool_results(self) -> list[str]:
+        """What every function_call_output said the function returned, as sent."""
+        return [item["output"] for item in self.function_outputs]
+
     def session_summary(self) -> dict:
         """The last session update that gave tools: its instructions, tool names, and whether it transcribes
         the caller (what a test asks of any speech-to-speech fake)."""
