@@ -40,7 +40,6 @@ import ssl
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -52,14 +51,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.fakes.audio import has_speech, tone
 from tests.fakes.openai_realtime_server import (
     CHUNK_SECONDS,
-    GREETING_REPLY,
     MALFORMED_MODES,
-    MODEL_LATENCY_SECS,
     SECONDS_PER_CHARACTER,
     VAD_WINDOW_MS,
+    ModelResponse,
+    SpeechToSpeechFake,
     words_to_say,
 )
-from tests.fakes.openai_server import DEFAULT_REPLY, FakeOpenAI, ToolCall
+from tests.fakes.openai_server import FakeOpenAI, ToolCall
 
 API_VERSIONS = ("v1beta", "v1alpha")
 LIVE_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
@@ -143,25 +142,7 @@ def usage(text: str) -> dict:
     }
 
 
-@dataclass
-class ModelResponse:
-    """A response while it is under way."""
-
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait(self, seconds: float) -> bool:
-        """Waits `seconds`, or less if the response is cancelled meanwhile; True if it was."""
-        if seconds <= 0:
-            await asyncio.sleep(0)  # lets the client's messages in between two chunks
-        else:
-            try:
-                await asyncio.wait_for(self.cancelled.wait(), seconds)
-            except TimeoutError:
-                pass
-        return self.cancelled.is_set()
-
-
-class FakeGeminiLive:
+class FakeGeminiLive(SpeechToSpeechFake):
     def __init__(self, script: FakeOpenAI | None = None) -> None:
         # With the chat fake as `script`, its `answers` and `default_reply` are the replies.
         self.script = script
@@ -172,28 +153,6 @@ class FakeGeminiLive:
         self.app = web.Application()
         for version in API_VERSIONS:
             self.app.router.add_get(LIVE_PATH.format(version=version), self.live)
-
-    def reset(self) -> None:
-        """No script, no failure, nothing recorded."""
-        self.answers: dict[str, str | ToolCall] = {}  # replies keyed by what the caller last said
-        self.transcripts: list[str] = []  # what the caller says, one per utterance, in order
-        self.default_reply = DEFAULT_REPLY
-        self.greeting_reply = GREETING_REPLY
-        self.real_time = False  # the audio arrives as fast as it plays, so that speech can cut a reply
-        self.delay = MODEL_LATENCY_SECS  # before each response's first output
-        self.transcription_delay = 0.0  # 0: each transcript comes before the response to it
-        self.down = False
-        self.malformed: str | None = None  # one of MALFORMED_MODES
-        self.asked: list[tuple[float, str]] = []  # (when, words) of every instruction to say words
-        self.heard: list[str] = []  # what the caller said (transcripts) and the texts sent, in order
-        self.responses: list[tuple[float, str | ToolCall]] = []  # (when, reply) of every response
-        self.connections: list[tuple[float, str]] = []  # (when it opened, model) of each set-up WebSocket
-        self.received: list[tuple[float, dict]] = []  # (when, message) of every client message
-        self.sessions: list[dict] = []  # every `setup`, as sent
-        self.spoken: list[tuple[float, str]] = []  # (when it began, text) of every reply
-        self.function_outputs: list[dict] = []  # every functionResponse, as sent
-        self.cancels: list[tuple[float, str]] = []  # (when, "interrupted") of every cut response
-        self.injected: list[tuple[float, str]] = []  # (when, mode) of every malformed message sent
 
     def session_summary(self) -> dict:
         """The latest setup: its system instruction, tool names, and whether it transcribes the caller."""
@@ -408,7 +367,7 @@ class LiveConnection:
         reply = self.reply()
         self.new_input, self.new_words, self.new_output = None, None, False
         self.fake.responses.append((time.monotonic(), reply))
-        response = ModelResponse()
+        response = ModelResponse(id="")  # the API names no response: only one streams at a time
         self.pending.append(response)
         self.previous = self.start(self.stream(response, reply, self.previous))
 

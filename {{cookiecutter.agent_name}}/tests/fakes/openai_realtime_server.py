@@ -190,14 +190,8 @@ class ModelResponse:
         return self.cancelled.is_set()
 
 
-class FakeOpenAIRealtime:
-    def __init__(self, script: FakeOpenAI | None = None) -> None:
-        # With the chat fake as `script`, its `answers` and `default_reply` are the replies, so that one
-        # fake scripts both pipelines.
-        self.script = script
-        self.reset()
-        self.app = web.Application()
-        self.app.router.add_get("/v1/realtime", self.realtime)
+class SpeechToSpeechFake:
+    """What every speech-to-speech fake scripts and records, so that one test drives any of them."""
 
     def reset(self) -> None:
         """No script, no failure, nothing recorded."""
@@ -212,16 +206,29 @@ class FakeOpenAIRealtime:
         self.down = False
         self.malformed: str | None = None  # one of MALFORMED_MODES
         self.asked: list[tuple[float, str]] = []  # (when, words) of every instruction to say words
-        self.heard: list[str] = []  # what the caller said (transcripts) and the text items sent, in order
+        self.heard: list[str] = []  # what the caller said (transcripts) and the texts sent, in order
         self.responses: list[tuple[float, str | ToolCall]] = []  # (when, reply) of every response
         self.connections: list[tuple[float, str]] = []  # (when, model) of each WebSocket
-        self.received: list[tuple[float, dict]] = []  # (when, event) of every client event
-        self.sessions: list[dict] = []  # the `session` of every session.update, as sent
+        self.received: list[tuple[float, dict]] = []  # (when, message) of every client message
+        self.sessions: list[dict] = []  # every session set-up or update, as sent
         self.spoken: list[tuple[float, str]] = []  # (when it began, text) of every reply
-        self.function_outputs: list[dict] = []  # every function_call_output item
-        self.cancels: list[tuple[float, str]] = []  # (when, reason) of every cancelled response
+        self.function_outputs: list[dict] = []  # every function result, as sent
+        self.cancels: list[tuple[float, str]] = []  # (when, reason) of every cut response
+        self.injected: list[tuple[float, str]] = []  # (when, mode) of every malformed message sent
+
+
+class FakeOpenAIRealtime(SpeechToSpeechFake):
+    def __init__(self, script: FakeOpenAI | None = None) -> None:
+        # With the chat fake as `script`, its `answers` and `default_reply` are the replies, so that one
+        # fake scripts both pipelines.
+        self.script = script
+        self.reset()
+        self.app = web.Application()
+        self.app.router.add_get("/v1/realtime", self.realtime)
+
+    def reset(self) -> None:
+        super().reset()
         self.truncations: list[tuple[float, int]] = []  # (when, audio_end_ms) of every truncate
-        self.injected: list[tuple[float, str]] = []  # (when, mode) of every malformed event sent
 
     def tool_results(self) -> list[str]:
         """What every function_call_output said the function returned, as sent."""
