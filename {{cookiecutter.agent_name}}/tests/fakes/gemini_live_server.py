@@ -424,10 +424,9 @@ class LiveConnection:
 
     async def inject_malformed(self) -> bool:
         """Sends the malformed message asked for, once; True if the connection is gone with it."""
-        mode, self.fake.malformed = self.fake.malformed, None
+        mode = self.fake.take_malformed()
         if mode is None:
             return False
-        self.fake.injected.append((time.monotonic(), mode))
         if mode == "not-json":
             async with self.sending:
                 await self.socket.send_str("this is not JSON {")

@@ -216,6 +216,13 @@ class SpeechToSpeechFake:
         self.cancels: list[tuple[float, str]] = []  # (when, reason) of every cut response
         self.injected: list[tuple[float, str]] = []  # (when, mode) of every malformed message sent
 
+    def take_malformed(self) -> str | None:
+        """The malformed message asked for, once, recorded as sent."""
+        mode, self.malformed = self.malformed, None
+        if mode is not None:
+            self.injected.append((time.monotonic(), mode))
+        return mode
+
 
 class FakeOpenAIRealtime(SpeechToSpeechFake):
     def __init__(self, script: FakeOpenAI | None = None) -> None:
@@ -684,10 +691,9 @@ class RealtimeConnection:
 
     async def inject_malformed(self, response: ModelResponse) -> bool:
         """Sends the malformed event asked for, once; True if the connection is gone with it."""
-        mode, self.fake.malformed = self.fake.malformed, None
+        mode = self.fake.take_malformed()
         if mode is None:
             return False
-        self.fake.injected.append((time.monotonic(), mode))
         if mode == "not-json":
             async with self.sending:
                 await self.socket.send_str("this is not JSON {")
