@@ -144,6 +144,11 @@ class ProviderRecord:
     reconnects: bool = False
     # The agent's test fake of its protocol, module.Class under tests/fakes/, where it has its own.
     fake_server: str | None = None
+    # What binds the service to the event loop it is built on ("its gRPC client"), if anything: then each
+    # call builds its services on its own loop, not ahead on the builder thread.
+    built_on_the_loop: str | None = None
+    # Its settings that hold JSON (a Google service account key), which the tests fill with a real-shaped one.
+    json_settings: tuple[str, ...] = ()
 
     @property
     def role(self) -> str:
@@ -223,6 +228,7 @@ class _ServiceBuilder:
         self.group = f"{ROLES[kind]}: {entry['label']}"
         self.settings: list[SettingRecord] = []
         self.secrets: list[str] = []
+        self.json_settings: list[str] = []
         self.classes: dict[str, set[str]] = {entry["module"]: {entry["class"]}}
 
     def value(self, keyword: str, spec: dict, module: str) -> "Call | str":
@@ -236,6 +242,9 @@ class _ServiceBuilder:
                 self.settings.append(SettingRecord(self.group, spec["env"], about, required=True))
             if spec.get("secret"):
                 self.secrets.append(spec["env"])
+            if spec.get("type") == "json":  # checked at start-up, so that a pasted key that broke shows then
+                self.json_settings.append(spec["env"])
+                return f"settings.{spec['env']}.json_text()"
             source = f"settings.{spec['env']}.value()"
             return f"int({source})" if spec.get("type") == "int" else source  # e.g. Camb's numeric voice IDs
         if "phrase" in spec:
@@ -298,6 +307,8 @@ def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
         local_turns=entry.get("local_turns", False),
         reconnects=entry.get("reconnects", False),
         fake_server=(endpoint or {}).get("fake_server"),
+        built_on_the_loop=entry.get("built_on_the_loop"),
+        json_settings=tuple(builder.json_settings),
     )
 
 
@@ -353,6 +364,9 @@ def agent_records(answers) -> dict:
                 if record.required and record.name not in provider.secrets
             }
         ),
+        # The services each call builds on its own event loop, and why: none, and they are built ahead.
+        "built_on_the_loop": [(p.label, p.built_on_the_loop) for p in providers if p.built_on_the_loop],
+        "json_settings": sorted({name for provider in providers for name in provider.json_settings}),
         "noise_filter": answers["noise_filter"] == "krisp",
         # pcc-deploy.toml's max_session_duration: the call's limit plus the margin to end it.
         "max_session_secs": int(answers["max_call_minutes"]) * 60 + int(answers["_call_end_margin_secs"]),

@@ -6,6 +6,9 @@ first. A required one that is unset or empty, or a number that is not one, stops
 names it; the warm-up checks the numbers before the first call.
 """
 
+{% if agent.json_settings -%}
+import json
+{% endif -%}
 import os
 from dataclasses import dataclass
 
@@ -37,6 +40,20 @@ class Setting:
             return float(value)
         except ValueError:
             raise MissingSetting(f"{self.name} is {value!r}, not a number of seconds: fix .env") from None
+
+{%- if agent.json_settings %}
+
+    def json_text(self) -> str:
+        """The value, which must be a JSON object: a key file's contents, pasted on one line."""
+        value = self.value()
+        try:
+            is_object = isinstance(json.loads(value), dict)
+        except ValueError as error:  # its message gives a position, never the secret's text
+            raise MissingSetting(f"{self.name} is not JSON ({error}): paste the key file in whole") from None
+        if not is_object:
+            raise MissingSetting(f"{self.name} is not a JSON object: paste the key file in whole")
+        return value
+{%- endif %}
 
     def as_argument(self, argument: str) -> dict[str, str]:
         """`{argument: value}` when set, else nothing, so a service keeps its own default endpoint."""

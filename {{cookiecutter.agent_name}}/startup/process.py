@@ -17,7 +17,6 @@ import asyncio
 import ctypes
 import gc
 import importlib
-from concurrent.futures import wait
 
 from loguru import logger
 from pipecat.utils.asyncio.task_manager import BaseTaskManager
@@ -102,7 +101,7 @@ class AgentProcess:
         return_freed_memory()
         # After the freeze: the first call's services must stay collectable once that call ends.
         # Ready before the first call; a failed build shows in that call, which builds again.
-        await asyncio.to_thread(wait, [self.services_ahead.build_next()])
+        await self.services_ahead.build_the_first()
 
 
 def return_freed_memory() -> None:

@@ -1,6 +1,10 @@
 {%- set agent = cookiecutter | agent -%}
 """Runs the agent against local fakes of every network peer; used by the tests and the simulator."""
 
+{% if agent.json_settings -%}
+import functools
+import json
+{% endif -%}
 import os
 import socket
 import subprocess
@@ -11,6 +15,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+{% if agent.json_settings -%}
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+{% endif -%}
 from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
@@ -64,6 +73,33 @@ FACTORY_FAKE_KEY = "fake-openai-key"
 
 def fake_key(name: str) -> str:
     return f"fake-{name.lower()}"
+{%- if agent.json_settings %}
+
+
+# Settings that hold a service account key's JSON, which the service parses as it is built.
+JSON_SETTINGS = [{% for name in agent.json_settings %}"{{ name }}"{{ ", " if not loop.last }}{% endfor %}]
+
+
+@functools.cache
+def fake_service_account(key_id: str) -> str:
+    """A service account key file as Google issues one, with a private key made here and `key_id` as its
+    ID (one of the planted secrets)."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    account = "phone-agent@fake-project.iam.gserviceaccount.com"
+    key = {
+        "type": "service_account",
+        "project_id": "fake-project",
+        "private_key_id": key_id,
+        "private_key": pem,
+        "client_email": account,
+        "client_id": "100000000000000000000",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+        "universe_domain": "googleapis.com",
+    }
+    return json.dumps(key)
+{%- endif %}
 
 
 # Every fake credential the suite hands the agent: none may show in a log, a report or any output.
@@ -231,6 +267,9 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "CALL_REPORT_URL": f"http://{hosts['reports']}/call-reports",
         "CALL_REPORT_TIMEOUT_SECS": "1",
         **{key: fake_key(key) for key in PROVIDER_KEYS},
+{%- if agent.json_settings %}
+        **{name: fake_service_account(fake_key(name)) for name in JSON_SETTINGS},
+{%- endif %}
         **{name: f"placeholder-{name.lower()}" for name in PROVIDER_SETTINGS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},
     }

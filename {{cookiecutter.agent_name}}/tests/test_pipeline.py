@@ -3,23 +3,29 @@
 
 import asyncio
 import typing
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from starlette.websockets import WebSocket
 
 import bot
 import settings
 from phone.stream import open_call
 from phrases import GREETED, OPENING
+{%- if agent.json_settings %}
+from settings import MissingSetting
+{%- endif %}
 from startup.process import AgentProcess
-from tests.harness import AGENT_DIR
+from tests.harness import AGENT_DIR{% if agent.json_settings %}, JSON_SETTINGS, fake_key, fake_service_account{% endif %}
 from voice.greeting import Greeting
 {%- if not agent.realtime %}
 from voice.pipeline import build_pipeline
 {%- endif %}
-from voice.providers import Providers
+from voice.providers import SERVICES_BUILT_AHEAD, Providers
 {%- if agent.realtime %}
 from voice.realtime_pipeline import build_pipeline
 {%- endif %}
+from voice.services import Services
 
 
 def processors_in(processor) -> list:
@@ -34,14 +40,55 @@ async def nothing_to_send(message: dict) -> None:
     raise AssertionError("the pipeline was only built: nothing may be sent to the call")
 
 
-def test_the_call_pipeline_builds_offline_from_the_chosen_providers(monkeypatch):
+@pytest.fixture
+def placeholder_settings(monkeypatch):
     for setting in settings.ALL_SETTINGS:
         if setting.required:
             monkeypatch.setenv(setting.name, f"placeholder-{setting.name.lower().replace('_', '-')}")
+{%- if agent.json_settings %}
+    for name in JSON_SETTINGS:
+        monkeypatch.setenv(name, fake_service_account(fake_key(name)))
+{%- endif %}
+
+
+def test_the_services_are_built_ahead_exactly_when_no_client_binds_to_the_event_loop(placeholder_settings):
+    """SERVICES_BUILT_AHEAD, checked against the chosen SDKs: on a thread with no event loop, as the
+    builder thread is, they build exactly when it is True."""
+
+    def build_off_the_loop() -> Services | RuntimeError:
+        try:
+            return Providers().create_services()
+        except RuntimeError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        built = thread.submit(build_off_the_loop).result()
+    if SERVICES_BUILT_AHEAD:
+        assert isinstance(built, Services), built
+        asyncio.run(built.close())
+    else:
+        assert isinstance(built, RuntimeError) and "event loop" in str(built)
+
+
+{%- if agent.json_settings %}
+
+
+@pytest.mark.parametrize("pasted", ['{"type": "service_account", "private_key": "-----BEGIN', '["key"]'])
+def test_a_key_file_pasted_wrong_stops_with_one_line_that_names_it(placeholder_settings, monkeypatch, pasted):
+    for name in JSON_SETTINGS:
+        monkeypatch.setenv(name, pasted)
+    refusal = rf"^{JSON_SETTINGS[0]} is not (JSON|a JSON object)\b"
+    with pytest.raises(MissingSetting, match=refusal) as stopped:
+        Providers().create_services()
+    assert "BEGIN" not in str(stopped.value) and "\n" not in str(stopped.value)  # no part of the secret
+{%- endif %}
+
+
+def test_the_call_pipeline_builds_offline_from_the_chosen_providers(placeholder_settings):
     process = AgentProcess(Providers())
 
     async def build():
-        services = await process.services_ahead.take()  # on the builder thread, as a call builds them
+        services = await process.services_ahead.take()  # as a call builds them
         websocket = WebSocket(
             {"type": "websocket", "path": "/ws", "headers": []}, nothing_to_receive, nothing_to_send
         )
@@ -49,6 +96,7 @@ def test_the_call_pipeline_builds_offline_from_the_chosen_providers(monkeypatch)
         features = bot.call_features(call)
         greeting = Greeting(process.spoken, OPENING, GREETED)
         worker, context = build_pipeline(call, services, features, greeting, process.turn_models)
+        await services.close()  # only built: what they opened, no call will use
         return services, worker, context
 
     services, worker, context = asyncio.run(build())

@@ -1,4 +1,4 @@
-"""Services built ahead on a worker thread, and the warm-up's garbage-collector freeze.
+"""Services built ahead on a worker thread (or by each call), and the warm-up's garbage-collector freeze.
 
 These tests check behaviour, not timing.
 """
@@ -13,9 +13,10 @@ from loguru import logger
 from phrases import OPENING
 from settings import MissingSetting
 from startup.process import AgentProcess
-from startup.services_ahead import ServicesAhead
+from startup.services_ahead import BUILT_AHEAD, BUILT_BY_THE_CALL, ServicesAhead
 from tests.calling import QUESTION, one_question_call, run, wait_until
 from tests.serve_agent import FactoryFakes
+from voice.providers import SERVICES_BUILT_AHEAD
 
 
 class ThreadRecordingProviders:
@@ -50,7 +51,7 @@ class MissingKeyProviders(FactoryFakes):
 
 def test_each_call_takes_the_services_built_ahead_and_starts_the_next_build():
     providers = ThreadRecordingProviders()
-    ahead = ServicesAhead(providers)
+    ahead = ServicesAhead(providers, built_ahead=True)
 
     async def two_calls():
         first = await ahead.take()
@@ -64,6 +65,20 @@ def test_each_call_takes_the_services_built_ahead_and_starts_the_next_build():
     assert len(providers.threads) == 3
     # Never on the event loop, where it would stall every call's audio.
     assert loop_thread not in providers.threads
+
+
+def test_services_that_bind_to_the_event_loop_are_built_by_each_call_on_its_own():
+    providers = ThreadRecordingProviders()
+    ahead = ServicesAhead(providers, built_ahead=False)
+
+    async def two_calls():
+        await ahead.build_the_first()  # nothing to build ahead
+        first, second = await ahead.take(), await ahead.take()
+        return threading.current_thread(), first, second
+
+    loop_thread, first, second = run(two_calls())
+    assert first == second == "services"
+    assert providers.threads == [loop_thread, loop_thread]
 
 
 def test_a_missing_key_stops_the_call_with_the_line_that_names_it():
@@ -88,8 +103,10 @@ def test_calls_that_arrive_together_are_all_answered(agent, fakes):
     log = agent.log()[log_before:]
     # Each took a build started ahead of it: the first, one that may still be running (the previous
     # test's last call started it moments ago); the second, the one the first had just started.
-    built_ahead = log.count("Using the services built ahead") + log.count("already being built")
-    assert built_ahead == 2
+    if SERVICES_BUILT_AHEAD:
+        assert log.count(BUILT_AHEAD) + log.count("already being built") == 2
+    else:  # each call built its own, on its loop
+        assert log.count(BUILT_BY_THE_CALL) == 2
     # Both calls were answered.
     asked = [r for r in fakes.openai.chat_requests if {"role": "user", "content": QUESTION} in r["messages"]]
     assert len(asked) == 2

@@ -30,6 +30,7 @@ from pipecat.services.tts_service import TTSService
 from phone.stream import TWILIO_SAMPLE_RATE, TwilioCall, send_audio_now
 from startup.run_once import run_once
 from voice.call_timer import CallTimer
+from voice.services import close_sdk_clients
 
 SYNTHESIS_TIMEOUT_SECS = 15
 
@@ -58,9 +59,11 @@ class SpokenOnce:
 
     async def synthesize(self, phrases: list[str], create_tts: Callable[[], TTSService]) -> bool:
         """Speaks `phrases` into the cache with a pipeline of its own; False when that failed."""
+        tts = None
         try:
+            tts = create_tts()
             await run_once(
-                [create_tts(), Capture(self, phrases)],
+                [tts, Capture(self, phrases)],
                 [TTSSpeakFrame(spoken_text(phrases), append_to_context=False)],
                 SYNTHESIS_TIMEOUT_SECS,
                 PipelineParams(audio_out_sample_rate=TWILIO_SAMPLE_RATE),
@@ -68,6 +71,8 @@ class SpokenOnce:
             problem = "" if self.audio(phrases) else "no audio came back"
         except Exception as error:  # a missing key or a provider failure: calls speak it live
             problem = f"{type(error).__name__}: {error}"
+        if tts:
+            await close_sdk_clients(tts)
         if problem:
             logger.warning(f"Greeting not synthesized at warm-up ({problem}): calls speak it live for now")
         return not problem

@@ -17,6 +17,17 @@ takes the caller's 8 kHz audio and resamples it to its own rate.
 import settings
 from phrases import SYSTEM_PROMPT
 from voice.services import Services
+{%- if agent.built_on_the_loop %}
+
+# Each call builds its services on its own event loop as it starts, because what these make as they are
+# built binds to the loop it is made on:{% for label, reason in agent.built_on_the_loop %}
+# - {{ label }}: {{ reason }}{% endfor %}
+SERVICES_BUILT_AHEAD = False
+{%- else %}
+
+# Each call's services are built ahead, for the next call, on startup.services_ahead's worker thread.
+SERVICES_BUILT_AHEAD = True
+{%- endif %}
 {%- if agent.realtime %}
 
 {%- if agent.providers[0].local_turns %}

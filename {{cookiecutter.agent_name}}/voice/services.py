@@ -3,6 +3,7 @@
 import inspect
 from dataclasses import dataclass
 
+from aiohttp import ClientSession
 from loguru import logger
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import LLMService
@@ -29,12 +30,17 @@ async def close_sdk_clients(*services: FrameProcessor) -> None:
     Together and the rest) nor Anthropic's. Each of those owns a connection pool whose keep-alive
     socket to the provider stays open until the garbage collector finds the call, often ten and more
     calls later. Clients with nothing to close (Deepgram's, for its streaming socket) are skipped.
+    An aiohttp session that a service was given (ElevenLabs' per-utterance STT, Speechify, MiniMax)
+    belongs to the agent, which closes it too.
     """
     for service in services:
-        close = getattr(getattr(service, "_client", None), "close", None)
-        if not inspect.iscoroutinefunction(close):
-            continue
-        try:
-            await close()
-        except Exception as error:  # the call is over: a failed close costs nothing but a line
-            logger.warning(f"{service}: could not close its client ({type(error).__name__}: {error})")
+        client = getattr(service, "_client", None)
+        session = getattr(service, "_session", None)
+        for owned in (client, session if isinstance(session, ClientSession) else None):
+            close = getattr(owned, "close", None)
+            if not inspect.iscoroutinefunction(close):
+                continue
+            try:
+                await close()
+            except Exception as error:  # the call is over: a failed close costs nothing but a line
+                logger.warning(f"{service}: could not close its client ({type(error).__name__}: {error})")
