@@ -104,13 +104,23 @@ def remove_realtime_files(root: Path) -> None:
 
 
 def model_fakes(but: str | None) -> list[str]:
-    """The protocol fakes of single speech-to-speech models (the catalog's fake_server), but one's."""
-    found = set()
-    for key, entry in ANSWERS["_providers"]["realtime"].items():
-        fake = entry.get("endpoint", {}).get("fake_server")
-        if fake and key != but:
-            found.add(f"tests/fakes/{fake.split('.')[0]}.py")
-    return sorted(found)
+    """The protocol fakes of single speech-to-speech models (the catalog's fake_server), but one's, which
+    may serve more than one entry (Gemini Live, and on Vertex AI)."""
+    fakes = {
+        key: f"tests/fakes/{fake.split('.')[0]}.py"
+        for key, entry in ANSWERS["_providers"]["realtime"].items()
+        if (fake := entry.get("endpoint", {}).get("fake_server"))
+    }
+    return sorted(set(fakes.values()) - {fakes.get(but)})
+
+
+def signs_in_with_a_key_file(answers: dict) -> bool:
+    """A chosen provider takes a service account key file's JSON (the catalog's "type": "json")."""
+    catalog = answers["_providers"]
+    kinds = ["realtime"] if answers["pipeline"] == "realtime" else ["stt", "llm", "tts"]
+    entries = [catalog[kind][answers[kind]] for kind in kinds]
+    arguments = [spec for entry in entries for spec in entry.get("arguments", {}).values()]
+    return any(spec.get("type") == "json" for spec in arguments)
 
 
 def remove_ci_files(root: Path) -> None:
@@ -251,6 +261,8 @@ def main() -> None:
         remove_files(root, *model_fakes(but=ANSWERS["realtime"]))
     else:
         remove_realtime_files(root)
+    if not signs_in_with_a_key_file(ANSWERS):
+        remove_files(root, "tests/fakes/google_oauth.py")
     if ANSWERS["noise_filter"] == "none":
         remove_files(root, "voice/noise_filter.py", "tests/test_noise_filter.py")
     if ANSWERS["ci"] == "no":

@@ -159,7 +159,13 @@ class BakedProject:
         summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
         # The failures' own sections, which -rA's list of passed tests would push out of the message.
         failures = result.stdout.partition("= FAILURES =")[2].partition("short test summary info")[0]
-        assert result.returncode == 0, failures[-8000:] + result.stdout[-3000:] + result.stderr[-2000:]
+        # The names of the failed tests first: the sections above can be longer than any message.
+        failed = "\n".join(
+            line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))
+        )
+        assert result.returncode == 0, (
+            failed + "\n" + failures[-8000:] + result.stdout[-3000:] + result.stderr[-2000:]
+        )
         assert "skipped" not in summary and "failed" not in summary, summary
         return result
 

@@ -1,10 +1,6 @@
 {%- set agent = cookiecutter | agent -%}
 """Runs the agent against local fakes of every network peer; used by the tests and the simulator."""
 
-{% if agent.json_settings -%}
-import functools
-import json
-{% endif -%}
 import os
 import socket
 import subprocess
@@ -15,16 +11,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-{% if agent.json_settings -%}
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
-{% endif -%}
 from tests.fakes.background import BackgroundServers
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.fakes.deepgram_server import FakeDeepgram
 {%- if agent.realtime %}
 from tests.fakes.{{ agent.realtime_fake[0] }} import {{ agent.realtime_fake[1] }}
+{%- endif %}
+{%- if agent.json_settings %}
+from tests.fakes.google_oauth import FakeGoogleOAuth
 {%- endif %}
 from tests.fakes.openai_server import {% if not agent.realtime %}Failure, {% endif %}FakeOpenAI
 from tests.fakes.report_endpoint import FakeReportEndpoint
@@ -76,29 +70,9 @@ def fake_key(name: str) -> str:
 {%- if agent.json_settings %}
 
 
-# Settings that hold a service account key's JSON, which the service parses as it is built.
+# Settings that hold a service account key file's JSON: the service parses it as it is built, and Vertex AI's
+# fetch a token with it then, from the fake Google OAuth endpoint the key file names.
 JSON_SETTINGS = [{% for name in agent.json_settings %}"{{ name }}"{{ ", " if not loop.last }}{% endfor %}]
-
-
-@functools.cache
-def fake_service_account(key_id: str) -> str:
-    """A service account key file as Google issues one, with a private key made here and `key_id` as its
-    ID (one of the planted secrets)."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
-    account = "phone-agent@fake-project.iam.gserviceaccount.com"
-    key = {
-        "type": "service_account",
-        "project_id": "fake-project",
-        "private_key_id": key_id,
-        "private_key": pem,
-        "client_email": account,
-        "client_id": "100000000000000000000",
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": "https://oauth2.googleapis.com/token",
-        "universe_domain": "googleapis.com",
-    }
-    return json.dumps(key)
 {%- endif %}
 
 
@@ -113,6 +87,9 @@ class Fakes:
     cartesia: FakeCartesia
     twilio: FakeTwilioRest
     reports: FakeReportEndpoint
+{%- if agent.json_settings %}
+    google_oauth: FakeGoogleOAuth
+{%- endif %}
 {%- if agent.realtime %}
     # The speech-to-speech model: it replies as the chat fake's `answers` say, so tests script one fake.
     realtime: {{ agent.realtime_fake[1] }}
@@ -238,15 +215,24 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "cartesia": FakeCartesia(),
         "twilio": FakeTwilioRest(),
         "reports": FakeReportEndpoint(),
+{%- if agent.json_settings %}
+        "google_oauth": FakeGoogleOAuth(),
+{%- endif %}
     }
 {%- if agent.realtime %}
     peers["realtime"] = {{ agent.realtime_fake[1] }}(script=peers["openai"])
+{%- if agent.json_settings %}
+    peers["realtime"].token_issuer = peers["google_oauth"]  # Vertex AI takes the tokens it issues
+{%- endif %}
 {%- endif %}
     # A fake whose client insists on TLS serves it, with a certificate of its own that the agent trusts.
     roots = {
         name: servers.serve(peer.app, getattr(peer, "ssl_context", None)) for name, peer in peers.items()
     }
     hosts = {name: root.partition("://")[2] for name, root in roots.items()}
+{%- if agent.json_settings %}
+    google_oauth = peers["google_oauth"]
+{%- endif %}
     env = {
         # A developer's own .env must never redirect the tests to real providers.
         "PYTHON_DOTENV_DISABLED": "1",
@@ -268,7 +254,7 @@ def start_fakes(servers: BackgroundServers) -> Fakes:
         "CALL_REPORT_TIMEOUT_SECS": "1",
         **{key: fake_key(key) for key in PROVIDER_KEYS},
 {%- if agent.json_settings %}
-        **{name: fake_service_account(fake_key(name)) for name in JSON_SETTINGS},
+        **{name: google_oauth.key_file(fake_key(name), roots["google_oauth"]) for name in JSON_SETTINGS},
 {%- endif %}
         **{name: f"placeholder-{name.lower()}" for name in PROVIDER_SETTINGS},
         **{name: url.format(**hosts) for name, url in PROVIDER_ENDPOINTS.items()},

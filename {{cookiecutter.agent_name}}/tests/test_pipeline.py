@@ -2,10 +2,20 @@
 """The call's pipeline, built offline exactly as bot() builds it: the chosen providers and every feature."""
 
 import asyncio
+{%- if agent.json_settings %}
+import json
+{%- endif %}
 import typing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+{%- if agent.json_settings %}
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from google.auth.exceptions import RefreshError
+from google.auth.transport.requests import Request
+from google.oauth2 import service_account
+{%- endif %}
 from starlette.websockets import WebSocket
 
 import bot
@@ -16,7 +26,7 @@ from phrases import GREETED, OPENING
 from settings import MissingSetting
 {%- endif %}
 from startup.process import AgentProcess
-from tests.harness import AGENT_DIR{% if agent.json_settings %}, JSON_SETTINGS, fake_key, fake_service_account{% endif %}
+from tests.harness import AGENT_DIR{% if agent.json_settings %}, JSON_SETTINGS{% endif %}
 from voice.greeting import Greeting
 {%- if not agent.realtime %}
 from voice.pipeline import build_pipeline
@@ -26,6 +36,12 @@ from voice.providers import SERVICES_BUILT_AHEAD, Providers
 from voice.realtime_pipeline import build_pipeline
 {%- endif %}
 from voice.services import Services
+
+
+{%- if agent.json_settings %}
+
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+{%- endif %}
 
 
 def processors_in(processor) -> list:
@@ -41,13 +57,13 @@ async def nothing_to_send(message: dict) -> None:
 
 
 @pytest.fixture
-def placeholder_settings(monkeypatch):
+def placeholder_settings(monkeypatch{% if agent.json_settings %}, fakes{% endif %}):
     for setting in settings.ALL_SETTINGS:
         if setting.required:
             monkeypatch.setenv(setting.name, f"placeholder-{setting.name.lower().replace('_', '-')}")
 {%- if agent.json_settings %}
-    for name in JSON_SETTINGS:
-        monkeypatch.setenv(name, fake_service_account(fake_key(name)))
+    for name in JSON_SETTINGS:  # a key file real in form
+        monkeypatch.setenv(name, fakes.env[name])
 {%- endif %}
 
 
@@ -81,6 +97,21 @@ def test_a_key_file_pasted_wrong_stops_with_one_line_that_names_it(placeholder_s
     with pytest.raises(MissingSetting, match=refusal) as stopped:
         Providers().create_services()
     assert "BEGIN" not in str(stopped.value) and "\n" not in str(stopped.value)  # no part of the secret
+
+
+def test_the_fake_token_endpoint_grants_a_token_to_the_key_files_own_signature_only(fakes):
+    """google-auth's own refresh, against the fake Google OAuth endpoint the planted key file names."""
+    key_file = json.loads(fakes.env[JSON_SETTINGS[0]])
+    signed = service_account.Credentials.from_service_account_info(key_file, scopes=[CLOUD_PLATFORM])
+    signed.refresh(Request())
+    assert signed.token in fakes.google_oauth.tokens
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = other_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    forged = service_account.Credentials.from_service_account_info(
+        {**key_file, "private_key": pem}, scopes=[CLOUD_PLATFORM]
+    )
+    with pytest.raises(RefreshError, match="invalid_grant: Invalid JWT Signature"):
+        forged.refresh(Request())
 {%- endif %}
 
 

@@ -5,7 +5,9 @@ google-genai connects with `wss://` whatever the base URL, so the fake serves TL
 certificate of its own (`certificate`, for SSL_CERT_FILE; `ssl_context`, for the server). It serves
 /ws/google.ai.generativelanguage.{v1beta,v1alpha}.GenerativeService.BidiGenerateContent. Without an API key
 (the `x-goog-api-key` header, or `?key=`) it closes the socket with 1008 and the service's reason. The first
-message is the `setup`, answered with `setupComplete`.
+message is the `setup`, answered with `setupComplete`. Vertex AI's version of the API, at
+/ws/google.cloud.aiplatform.{v1beta1,v1}.LlmBidiService/BidiGenerateContent, takes an access token from
+`token_issuer` (the Google OAuth fake) instead, and refuses the handshake with 401 without one.
 
 Turns are driven by the client, as pipecat drives them with the service's own voice detection off: caller
 audio counts only between `activityStart` and `activityEnd` (the service discards the rest). On activityEnd,
@@ -62,6 +64,15 @@ from tests.fakes.openai_server import FakeOpenAI, ToolCall
 
 API_VERSIONS = ("v1beta", "v1alpha")
 LIVE_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+# The same API on Vertex AI, which takes an OAuth access token (Authorization: Bearer) instead of a key.
+VERTEX_API_VERSIONS = ("v1beta1", "v1")
+VERTEX_LIVE_PATH = "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"
+UNAUTHENTICATED = {
+    "code": 401,
+    "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
+    "or other valid authentication credential.",
+    "status": "UNAUTHENTICATED",
+}
 OUTPUT_RATE = 24000  # the service always speaks 16-bit PCM at 24 kHz
 INPUT_RATE = 16000  # the rate of `audio/pcm` that names none
 # The service's close reason without a key, as it arrives: cut to the 123 bytes a close frame holds.
@@ -153,6 +164,10 @@ class FakeGeminiLive(SpeechToSpeechFake):
         self.app = web.Application()
         for version in API_VERSIONS:
             self.app.router.add_get(LIVE_PATH.format(version=version), self.live)
+        for version in VERTEX_API_VERSIONS:
+            self.app.router.add_get(VERTEX_LIVE_PATH.format(version=version), self.vertex_live)
+        # Vertex AI's access tokens: those this Google OAuth fake issued (tests.fakes.google_oauth).
+        self.token_issuer = None
 
     def session_summary(self) -> dict:
         """The latest setup: its system instruction, tool names, and whether it transcribes the caller."""
@@ -181,14 +196,21 @@ class FakeGeminiLive(SpeechToSpeechFake):
         """Every client message of one kind ("setup", "clientContent", "realtimeInput", "toolResponse")."""
         return [message for _, message in self.received if kind in message]
 
-    async def live(self, request: web.Request) -> web.StreamResponse:
+    async def vertex_live(self, request: web.Request) -> web.StreamResponse:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        issued = self.token_issuer.tokens if self.token_issuer else set()
+        if scheme != "Bearer" or token not in issued:
+            return web.json_response({"error": UNAUTHENTICATED}, status=401)
+        return await self.live(request, authenticated=True)
+
+    async def live(self, request: web.Request, authenticated: bool = False) -> web.StreamResponse:
         if self.down:
             error = {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}
             return web.json_response({"error": error}, status=503)
         opened = time.monotonic()
         socket = web.WebSocketResponse(max_msg_size=0)
         await socket.prepare(request)
-        if not (request.headers.get("x-goog-api-key") or request.query.get("key")):
+        if not (authenticated or request.headers.get("x-goog-api-key") or request.query.get("key")):
             # The service takes the setup, then closes (approximated: it may close before the setup).
             try:
                 await asyncio.wait_for(socket.receive(), 5)
