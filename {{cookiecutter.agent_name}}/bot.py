@@ -114,6 +114,7 @@ async def converse(
     process: AgentProcess,
 ) -> None:
     """The call itself: the greeting, then the pipeline until the call ends."""
+    await process.warmed_up()
     greeting = Greeting(process.spoken, OPENING, GREETED)
     for feature in features:
         feature.shape_greeting(greeting)
@@ -147,7 +148,6 @@ async def converse(
 
 
 if __name__ == "__main__":
-    from pipecat.runner.run import main
+    from startup import dev_runner
 
-    PROCESS.warm_up_before_serving()
-    main()
+    dev_runner.serve(PROCESS)

@@ -55,9 +55,10 @@ def fresh_server(fakes, tmp_path):
     """Starts servers of the test's own, so what a process does once is counted from its start."""
     started = []
 
-    def start(mode: str, **settings: str) -> AgentServer:
+    def start(mode: str, wait_until_ready: bool = True, **settings: str) -> AgentServer:
         log_path = tmp_path / f"{mode}-{len(started)}.log"
-        started.append(AgentServer.start(mode, {**fakes.env, **settings}, log_path, fakes.twilio))
+        env = {**fakes.env, **settings}
+        started.append(AgentServer.start(mode, env, log_path, fakes.twilio, wait_until_ready))
         return started[-1]
 
     yield start

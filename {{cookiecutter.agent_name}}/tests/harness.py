@@ -285,7 +285,12 @@ class AgentServer:
 
     @classmethod
     def start(
-        cls, mode: str, env: dict[str, str], log_path: Path, twilio: FakeTwilioRest | None = None
+        cls,
+        mode: str,
+        env: dict[str, str],
+        log_path: Path,
+        twilio: FakeTwilioRest | None = None,
+        wait_until_ready: bool = True,
     ) -> "AgentServer":
         port = free_port()
         # Keys and endpoints come only from the fakes, never from the developer's shell.
@@ -301,7 +306,9 @@ class AgentServer:
             )
         server = cls(f"ws://127.0.0.1:{port}/ws", log_path, process, twilio)
         server.wait_until_listening(port)
-        if mode in ("cloud", "server"):
+        # Each way of serving answers /readyz: the base image's, server.py's and the development runner's
+        # (startup/dev_runner.py), which starts the warm-up once it listens.
+        if wait_until_ready:
             server.wait_until_ready(port)
         return server
 

@@ -120,8 +120,7 @@ if __name__ == "__main__":
 
         sys.exit(server.serve(load_agent, args.port))
     else:
-        from pipecat.runner.run import main
+        from startup import dev_runner
 
         sys.argv = ["bot.py", "-t", "twilio", "--host", "127.0.0.1", "--port", str(args.port)]
-        PROCESS.warm_up_before_serving()
-        main()
+        dev_runner.serve(PROCESS)

@@ -60,6 +60,36 @@ def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, 
     assert QUESTION in fakes.openai.user_messages()
 
 
+def test_a_call_that_arrives_during_the_warm_up_waits_for_it_and_hears_the_cached_greeting(
+    fresh_server, fakes
+):
+    """The development runner listens before it warms up: a call that comes at once waits for the warm-up."""
+    fakes.caller_will_say(QUESTION)
+    fakes.slow_tts(2.0)  # the warm-up's greeting takes this long to synthesize
+    server = fresh_server("local", wait_until_ready=False)
+
+    async def scenario():
+        async with new_caller(server) as caller:
+            await caller.start()
+            await wait_until(lambda: "This call waits for the warm-up" in server.log(), what="it to wait")
+            fakes.slow_tts(0.0)  # the reply's speech comes at once; the greeting's request is under way
+            await caller.wait_for("media")
+            await caller.wait_for_quiet()
+            spoke_until = await caller.say(question())
+            await caller.wait_for("media", after=spoke_until, timeout=20)
+            await caller.wait_for_quiet()
+            await caller.hang_up()
+            return caller
+
+    call = run(scenario())
+    log = server.log()
+    assert "This call waits for the warm-up, still running" in log
+    assert log.index("This call waits for the warm-up") < log.index("Greeting cached")
+    assert fakes.spoken().count(OPENING_TEXT) == 1  # at the warm-up; the call played that audio
+    assert len(call.bot_audio()) > 0
+    assert QUESTION in fakes.user_messages()  # and the conversation went on as usual
+
+
 def test_a_failed_warm_up_falls_back_to_live_tts_and_caches_that(fresh_server, fakes):
     fakes.break_tts()
     server = fresh_server("cloud")  # still becomes ready: a call must never wait on the warm-up

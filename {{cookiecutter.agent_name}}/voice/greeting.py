@@ -2,7 +2,7 @@
 
 The opening (phrases.OPENING) is synthesized once per process, with the agent's own text-to-speech,
 and kept as 8 kHz audio: at warm-up (Pipecat Cloud asks readyz() before it routes calls here;
-locally bot.py warms up before it serves), or else from the first call that speaks it live. A call
+locally bot.py starts it once it listens), or else from the first call that speaks it live. A call
 then sends the cached audio straight to Twilio before its pipeline has even started. Barge-in still
 works: when the caller talks over it, the pipeline's `clear` empties Twilio's playback buffer.
 """
