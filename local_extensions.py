@@ -107,16 +107,17 @@ def value_source(keyword: str, value: "Call | str") -> str:
     return f"**{source}" if keyword == "**" else f"{keyword}={source}"
 
 
-def import_lines(names_by_module: dict[str, set[str]]) -> list[str]:
+def import_lines(names_by_module: dict[str, set[str]], indent: str = "") -> list[str]:
     """`from module import A, B` lines for the given names, sorted and wrapped as ruff's isort does."""
     found = []
     for module in sorted(names_by_module):
         names = sorted(names_by_module[module])
-        line = f"from {module} import {', '.join(names)}"
+        line = f"{indent}from {module} import {', '.join(names)}"
         if len(line) <= LINE_LENGTH:
             found.append(line)
         else:
-            found += [f"from {module} import (", *(f"    {name}," for name in names), ")"]
+            wrapped = [f"{indent}    {name}," for name in names]
+            found += [f"{indent}from {module} import (", *wrapped, f"{indent})"]
     return found
 
 
@@ -149,6 +150,11 @@ class ProviderRecord:
     built_on_the_loop: str | None = None
     # Its settings that hold JSON (a Google service account key), which the tests fill with a real-shaped one.
     json_settings: tuple[str, ...] = ()
+
+    @property
+    def factory_imports(self) -> list[str]:
+        """The factory's own import lines, inside its body: the SDK loads when the service is first built."""
+        return import_lines({module: set(names) for module, names in self.imports}, indent=" " * 8)
 
     @property
     def role(self) -> str:
@@ -312,13 +318,12 @@ def _provider(kind: str, key: str, entry: dict) -> ProviderRecord:
     )
 
 
-def provider_imports(providers: list[ProviderRecord]) -> list[str]:
-    """The factories' import lines, all providers' together, as ruff's isort orders them."""
+def annotation_imports(providers: list[ProviderRecord]) -> list[str]:
+    """The classes the factories are annotated to return, imported for type checkers only."""
     names_by_module: dict[str, set[str]] = {}
     for provider in providers:
-        for module, names in provider.imports:
-            names_by_module.setdefault(module, set()).update(names)
-    return import_lines(names_by_module)
+        names_by_module.setdefault(provider.module, set()).add(provider.class_name)
+    return import_lines(names_by_module, indent=" " * 4)
 
 
 def chosen_providers(answers) -> list[ProviderRecord]:
@@ -344,7 +349,7 @@ def agent_records(answers) -> dict:
         },
         "settings": list(settings.values()),
         "extras": sorted({"runner", "websocket", *(provider.extra for provider in providers)}),
-        "provider_imports": provider_imports(providers),
+        "annotation_imports": annotation_imports(providers),
         "options": {option: answers[option] == "yes" for option in OPTIONS},
         "warm_transfer": answers["call_transfer"] == "yes" and answers["transfer_mode"] == "warm",
         "realtime": answers["pipeline"] == REALTIME,

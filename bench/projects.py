@@ -7,6 +7,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import venv
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV_DIR = ROOT / ".venv-test"
 BIN = ENV_DIR / "bin"
 PROBE = Path(__file__).with_name("probe.py")
+BASE_IMAGE = Path(__file__).with_name("base_image.py")
 
 ANCHOR_INIT = [
     *("pipecat", "init", "anchor", "--no-context-hub", "--bot-type", "telephony", "--transport", "twilio"),
@@ -252,6 +255,41 @@ def serve(
         time.sleep(0.005)
     cold_start = time.monotonic() - started
     return Server(process, f"ws://127.0.0.1:{port}/ws", cold_start, events_path, log_path)
+
+
+def time_until_ready(bot_dir: Path, env: dict[str, str]) -> float:
+    """Seconds from the process's start until GET /readyz answers 200, served as the base image serves it."""
+    port = free_port()
+    log_path = bot_dir / f"bench-ready-{port}.log"
+    with open(log_path, "w") as log:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, str(BASE_IMAGE), "--port", str(port)],
+            cwd=bot_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        while not ready(port):
+            if process.poll() is not None:
+                log_tail = log_path.read_text()[-3000:]
+                raise RuntimeError(f"{bot_dir.name} exited before it was ready:\n{log_tail}")
+            if time.monotonic() - started > 60:
+                raise TimeoutError(f"{bot_dir.name} was not ready within 60 s")
+            time.sleep(0.005)
+        return time.monotonic() - started
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):  # not listening yet, or a 503
+        return False
 
 
 def port_open(port: int) -> bool:

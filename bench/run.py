@@ -5,12 +5,14 @@
   python3 bench/run.py --searches 2  # as in bench/RESULTS.md: 15 minutes on 2 cores
   python3 bench/run.py --runs 9 --searches 3 --max-calls 32
   python3 bench/run.py --pipeline realtime  # pipeline=realtime against pipecat init's realtime bot
+  python3 bench/run.py --searches 0         # no concurrency searches: the per-call figures only
 
 Like tests/run.py, it creates .venv-test, installs uv and the `test` dependency group, and then runs
 itself inside that environment. Both bots are generated fresh, served by pipecat's development runner
 with the same local fakes of Deepgram, OpenAI, Cartesia and Twilio REST (from the generated agent's
-tests), and called by the same fake Twilio caller. It prints one table of median, min and max; it
-reports figures and asserts nothing.
+tests), and called by the same fake Twilio caller. It prints a table of median, min and max; it
+reports figures and asserts nothing. A cascade run then measures the speech-to-speech pair the same way,
+without the concurrency searches, and prints its table below.
 """
 
 import argparse
@@ -34,6 +36,7 @@ from projects import (
     patch_anchor,
     progress,
     serve,
+    time_until_ready,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +52,8 @@ LISTENING_CALLS, LISTENING_SECS = 10, 8.0
 ROWS = [
     ("generation", "generation (validated project)", "ms"),
     ("cold_start", "cold start (process -> WebSocket accepted)", "ms"),
+    ("cold_start_source", "  the same, no bytecode (compiled from source)", "ms"),
+    ("ready", "ready on Pipecat Cloud (process -> readyz() true)", "ms"),
     ("call_setup", "call setup (bot() -> pipeline running)", "ms"),
     ("first_audio", "first audio (`start` -> first bot media)", "ms"),
     ("turn_latency", "turn latency (end of speech -> reply media)", "ms"),
@@ -110,7 +115,12 @@ def main() -> None:
     print(render_table(samples))
     print()
     wall_time = f"benchmark wall time: {time.monotonic() - started:.0f} s"
-    print("\n".join([*notes, revision, wall_time, machine()]))
+    print("\n".join([*notes, revision, wall_time, machine()]), flush=True)
+    if args.pipeline == "cascade":
+        print("\nSpeech-to-speech: pipeline=realtime against pipecat init's realtime bot\n", flush=True)
+        realtime = [sys.executable, __file__, "--pipeline", "realtime", "--searches", "0"]
+        realtime += ["--runs", str(args.runs), *(["--template", args.template] if args.template else [])]
+        subprocess.run(realtime, check=True)
 
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]:
@@ -143,6 +153,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]
                 fakes.reset()
                 fakes.caller_will_say(QUESTION)
                 sample = first_call_in_fresh_process(bot_dir, env, name, question)
+                sample |= starts_without_calls(bot_dir, env, name, workdir)
                 silence_limited[name] += sample.pop("silence_limited")
                 for key, value in sample.items():
                     samples[name][key].append(value)
@@ -222,6 +233,15 @@ def first_call_in_fresh_process(bot_dir: Path, env: dict[str, str], name: str, q
         "rss_idle": rss_idle,
         "rss_peak": rss_peak,
     }
+
+
+def starts_without_calls(bot_dir: Path, env: dict[str, str], name: str, workdir: Path) -> dict:
+    """The cold start with nothing compiled (Python reads bytecode only under an empty PYTHONPYCACHEPREFIX,
+    and writes none), and the time until readyz() is true, served as the base image serves bot.py."""
+    no_bytecode = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(workdir / "no-bytecode")}
+    from_source = serve(bot_dir, no_bytecode, f"{name}-from-source")
+    from_source.stop()
+    return {"cold_start_source": from_source.cold_start, "ready": time_until_ready(bot_dir, env)}
 
 
 def turn_parts(server, timings) -> dict:
@@ -362,6 +382,8 @@ def render_table(samples: dict) -> str:
     header += f"{'anchor median':>13} {'min':>7} {'max':>7}"
     lines = [header, "-" * len(header)]
     for (key, _, unit), label in zip(ROWS, labels, strict=True):
+        if not any(samples[name].get(key) for name in ("ours", "anchor")):
+            continue  # not measured in this run (no concurrency search, or no local turn models)
         cells = []
         for name, median_width in (("ours", 11), ("anchor", 13)):
             values = samples[name].get(key) or []

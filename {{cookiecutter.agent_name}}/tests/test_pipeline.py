@@ -1,10 +1,14 @@
 {%- set agent = cookiecutter | agent -%}
 """The call's pipeline, built offline exactly as bot() builds it: the chosen providers and every feature."""
 
+import ast
 import asyncio
+import importlib
+import inspect
 {%- if agent.json_settings %}
 import json
 {%- endif %}
+import textwrap
 import typing
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +46,16 @@ from voice.services import Services
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 {%- endif %}
+
+
+def built_by(factory) -> type:
+    """The class a factory's return annotation names, found where the factory's body imports it from."""
+    names = {}
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(factory)))):
+        if isinstance(node, ast.ImportFrom):
+            module = importlib.import_module(node.module)
+            names |= {alias.name: getattr(module, alias.name) for alias in node.names}
+    return typing.get_type_hints(factory, localns=names)["return"]
 
 
 def processors_in(processor) -> list:
@@ -132,13 +146,11 @@ def test_the_call_pipeline_builds_offline_from_the_chosen_providers(placeholder_
 
     services, worker, context = asyncio.run(build())
 {%- if agent.realtime %}
-    chosen = typing.get_type_hints(Providers.create_realtime)["return"]
-    assert type(services.llm) is chosen
+    assert type(services.llm) is built_by(Providers.create_realtime)
     assert services.stt is None and services.tts is None  # the model hears and speaks itself
 {%- else %}
     for kind in ("stt", "llm", "tts"):
-        chosen = typing.get_type_hints(getattr(Providers, f"create_{kind}"))["return"]
-        assert type(getattr(services, kind)) is chosen
+        assert type(getattr(services, kind)) is built_by(getattr(Providers, f"create_{kind}"))
 {%- endif %}
     # Always end_call; transfer_call exactly when this agent has call_control/transfer.py.
     offered = sorted(tool.name for tool in context.tools.standard_tools)

@@ -11,12 +11,20 @@ takes the caller's 8 kHz audio and resamples it to its own rate.
 {%- endif %}
 """
 
-{% for line in agent.provider_imports -%}
-{{ line }}
-{% endfor %}
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import settings
 from phrases import SYSTEM_PROMPT
 from voice.services import Services
+
+# Each factory imports its service: pipecat's services and their SDKs (openai's alone takes about 300 ms) load
+# at the warm-up, once the server listens, rather than before it can accept a call.
+if TYPE_CHECKING:
+{%- for line in agent.annotation_imports %}
+{{ line }}
+{%- endfor %}
 {%- if agent.built_on_the_loop %}
 
 # Each call builds its services on its own event loop as it starts, because what these make as they are
@@ -65,6 +73,10 @@ class Providers:
 {%- for provider in agent.providers %}
 
     def {{ provider.factory }}(self) -> {{ provider.class_name }}:
+{%- for line in provider.factory_imports %}
+{{ line }}
+{%- endfor %}
+{# ruff format's blank line after the imports #}
 {%- for line in provider.construction %}
 {{ line }}
 {%- endfor %}
