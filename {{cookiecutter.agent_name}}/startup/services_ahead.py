@@ -27,8 +27,8 @@ class ServicesAhead:
         # One thread: a build is mostly Python, so a second thread would only contend with the first
         # (and with the event loop) for the GIL.
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-services")
-        # A concurrent.futures.Future, because the development runner warms up in its own event loop
-        # and serves calls in another.
+        # A concurrent.futures.Future: the builder thread completes it, and whichever coroutine takes it
+        # (the warm-up's or a call's) awaits it without blocking its event loop.
         self._next: Future | None = None
 
     def build_next(self) -> Future:

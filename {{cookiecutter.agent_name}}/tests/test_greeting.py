@@ -36,7 +36,7 @@ def greeting_call(server, say: bytes | None = None):
 @pytest.mark.parametrize("mode", ["cloud", "local"])
 def test_the_greeting_is_synthesized_once_and_every_call_hears_it(fresh_server, fakes, mode):
     fakes.caller_will_say(QUESTION)
-    server = fresh_server(mode)  # warms up: readyz on Pipecat Cloud, before serving locally
+    server = fresh_server(mode)  # ready once warmed up: readyz, on Pipecat Cloud and locally
     assert fakes.spoken() == [OPENING_TEXT]
     assert "Greeting cached" in server.log()
     assert len(fakes.openai.chat_requests) == 1  # the warm-up's one short LLM request
