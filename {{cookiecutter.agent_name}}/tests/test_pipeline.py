@@ -14,8 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 {%- if agent.json_settings %}
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
@@ -30,6 +28,9 @@ from phrases import GREETED, OPENING
 from settings import MissingSetting
 {%- endif %}
 from startup.process import AgentProcess
+{%- if agent.json_settings %}
+from tests.fakes.google_oauth import new_signing_key
+{%- endif %}
 from tests.harness import AGENT_DIR{% if agent.json_settings %}, JSON_SETTINGS{% endif %}
 from voice.greeting import Greeting
 {%- if not agent.realtime %}
@@ -119,8 +120,7 @@ def test_the_fake_token_endpoint_grants_a_token_to_the_key_files_own_signature_o
     signed = service_account.Credentials.from_service_account_info(key_file, scopes=[CLOUD_PLATFORM])
     signed.refresh(Request())
     assert signed.token in fakes.google_oauth.tokens
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = other_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    _, pem = new_signing_key()  # a key the fake never saw
     forged = service_account.Credentials.from_service_account_info(
         {**key_file, "private_key": pem}, scopes=[CLOUD_PLATFORM]
     )

@@ -27,6 +27,13 @@ ACCOUNT = "phone-agent@fake-project.iam.gserviceaccount.com"
 TOKEN_SECONDS = 3599  # what Google grants: an hour, less a second
 
 
+def new_signing_key() -> tuple[rsa.RSAPublicKey, str]:
+    """A fresh RSA key: its public half, and its private half as a key file's PEM."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    return private_key.public_key(), pem
+
+
 def decode_part(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
@@ -45,9 +52,7 @@ class FakeGoogleOAuth:
     def key_file(self, key_id: str, root: str) -> str:
         """A service account key file's JSON, as Google issues it, whose tokens come from this fake at
         `root` (http://host:port). `key_id` is one of the planted secrets."""
-        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.public_keys[key_id] = private_key.public_key()
-        pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+        self.public_keys[key_id], pem = new_signing_key()
         key = {
             "type": "service_account",
             "project_id": "fake-project",
