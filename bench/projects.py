@@ -292,6 +292,28 @@ def ready(port: int) -> bool:
         return False
 
 
+def wait_until_ready(server: Server, timeout: float = 60) -> None:
+    """Until the served bot's GET /readyz answers 200, or 404 from a server with no /readyz (the anchor
+    under pipecat's runner), so that an idle or first-call figure is not taken during a warm-up."""
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    started = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server on port {port} exited before it was ready:\n{server.log_tail()}")
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"the server on port {port} was not ready within {timeout:g} s")
+        time.sleep(0.005)
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0

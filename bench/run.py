@@ -37,6 +37,7 @@ from projects import (
     progress,
     serve,
     time_until_ready,
+    wait_until_ready,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,6 +213,9 @@ def first_call_in_fresh_process(bot_dir: Path, env: dict[str, str], name: str, q
 
     server = serve(bot_dir, env, name)
     try:
+        # Idle and first-call figures are taken once readyz() is true, when Pipecat Cloud routes calls to it;
+        # the cold start and ready rows time the start itself.
+        wait_until_ready(server)
         time.sleep(IDLE_SETTLE_SECS)
         rss_idle = server.memory_mb("VmRSS")
         timings = asyncio.run(greet_ask_and_listen(server.url, question))
