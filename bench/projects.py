@@ -284,12 +284,19 @@ def time_until_ready(bot_dir: Path, env: dict[str, str]) -> float:
         process.wait(10)
 
 
-def ready(port: int) -> bool:
+def readyz_status(port: int) -> int | None:
+    """GET /readyz's status code (a 503 included), or None while nothing listens on `port`."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):  # not listening yet, or a 503
-        return False
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def ready(port: int) -> bool:
+    return readyz_status(port) == 200
 
 
 def wait_until_ready(server: Server, timeout: float = 60) -> None:
@@ -297,16 +304,7 @@ def wait_until_ready(server: Server, timeout: float = 60) -> None:
     under pipecat's runner), so that an idle or first-call figure is not taken during a warm-up."""
     port = int(server.url.rsplit(":", 1)[1].split("/")[0])
     started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+    while readyz_status(port) not in (200, 404):
         if server.process.poll() is not None:
             raise RuntimeError(f"the server on port {port} exited before it was ready:\n{server.log_tail()}")
         if time.monotonic() - started > timeout:
